@@ -1,0 +1,25 @@
+// The `kep` command line. Each capability registers its own subcommands from a module
+// beside this one, so this file only wires them together.
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+export function buildProgram(): Command {
+  const program = new Command('kep')
+    .description('Knowledge-enhanced vision–language pathology on ONNX Runtime')
+    .version(pkg.version)
+    .showHelpAfterError();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err: unknown) {
+    process.stderr.write(`kep: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
