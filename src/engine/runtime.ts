@@ -1,0 +1,96 @@
+// ONNX Runtime sessions for engine graphs. Sessions for graphs whose parameters are inputs (all
+// training graphs) depend only on the graph's structure, so they are cached by a hash of its bytes.
+import { createHash } from 'node:crypto';
+import * as ort from 'onnxruntime-node';
+import type { Graph } from './graph.ts';
+import { type SerializeOptions, type SerializedGraph, serializeGraph } from './onnx.ts';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface RuntimeOptions {
+  /** Intra-op threads (default: ONNX Runtime's choice, all physical cores). */
+  threads?: number;
+  executionProvider?: ExecutionProvider;
+  /** 'all' unless debugging an optimiser problem. */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export type Feeds = Record<string, ort.Tensor>;
+
+export class CompiledGraph {
+  constructor(
+    readonly session: ort.InferenceSession,
+    readonly serialized: SerializedGraph,
+    readonly createMs: number,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  async run(feeds: Feeds, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>> {
+    const missing = this.session.inputNames.filter((n) => !(n in feeds));
+    if (missing.length)
+      throw new Error(`missing inputs: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', …' : ''}`);
+    const result = outputs
+      ? await this.session.run(feeds, outputs as string[])
+      : await this.session.run(feeds);
+    return result as Record<string, ort.Tensor>;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export function availableProviders(): ExecutionProvider[] {
+  const names = ort.listSupportedBackends().map((b) => b.name);
+  return names.includes('cuda') ? ['cpu', 'cuda'] : ['cpu'];
+}
+
+function sessionOptions(opts: RuntimeOptions): ort.InferenceSession.SessionOptions {
+  const ep = opts.executionProvider ?? 'cpu';
+  if (ep === 'cuda' && !availableProviders().includes('cuda'))
+    throw new Error(
+      'the CUDA execution provider is not installed: reinstall with `npm install --onnxruntime-node-install=cuda12` (CUDA 12, cuDNN 9)',
+    );
+  return {
+    executionProviders: ep === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    graphOptimizationLevel: opts.optimization ?? 'all',
+    executionMode: 'sequential',
+    interOpNumThreads: 1,
+    ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+  };
+}
+
+const cache = new Map<string, Promise<CompiledGraph>>();
+
+export async function compile(
+  graph: Graph,
+  ser: SerializeOptions = {},
+  opts: RuntimeOptions = {},
+): Promise<CompiledGraph> {
+  const serialized = serializeGraph(graph, ser);
+  const cacheable = !ser.paramData;
+  const key = cacheable
+    ? createHash('sha256').update(serialized.bytes).update(JSON.stringify(opts)).digest('hex')
+    : '';
+  const hit = cacheable ? cache.get(key) : undefined;
+  if (hit) return hit;
+  const created = (async () => {
+    const t0 = performance.now();
+    const session = await ort.InferenceSession.create(serialized.bytes, sessionOptions(opts));
+    return new CompiledGraph(session, serialized, performance.now() - t0);
+  })();
+  if (cacheable) {
+    cache.set(key, created);
+    created.catch(() => cache.delete(key));
+  }
+  return created;
+}
+
+export function clearSessionCache(): void {
+  cache.clear();
+}
+
+export { ort };
