@@ -150,8 +150,9 @@ function parseHeader(
     if (!parsed.success) fail(`tensor ${JSON.stringify(name)}: ${zodDetail(parsed.error)}`);
     const { dtype, shape, data_offsets } = parsed.data;
     const [begin, end] = data_offsets;
-    if (end < begin)
+    if (end < begin) {
       fail(`tensor ${JSON.stringify(name)}: data_offsets [${begin}, ${end}] end before they begin`);
+    }
     const bytes = numel(shape) * DTYPE_BYTES[dtype];
     if (bytes !== end - begin) {
       fail(
@@ -171,10 +172,12 @@ function parseHeader(
   for (const [name, { dataOffsets }] of byOffset) {
     const [begin, end] = dataOffsets;
     const where = `tensor ${JSON.stringify(name)} data_offsets [${begin}, ${end}]`;
-    if (begin < covered)
+    if (begin < covered) {
       fail(`${where} overlap tensor ${JSON.stringify(previous)} (which ends at ${covered})`);
-    if (begin > covered)
+    }
+    if (begin > covered) {
       fail(`${where} leave a gap of ${begin - covered} bytes before them (offsets must be contiguous)`);
+    }
     if (end > dataLength) {
       fail(
         `${where} run past the end of the data section (${dataLength} bytes); the file is probably truncated`,
@@ -193,11 +196,13 @@ function parseHeader(
 
 /** Reads the header length field; returns the header length N after checking it fits in `fileSize`. */
 function headerLength(prefix: Uint8Array, fileSize: number, source: string): number {
-  if (fileSize < 8)
+  if (fileSize < 8) {
     throw new SafetensorsError(source, `${fileSize} bytes is too short for the 8-byte header length`);
+  }
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
-  if (n > BigInt(MAX_HEADER_BYTES))
+  if (n > BigInt(MAX_HEADER_BYTES)) {
     throw new SafetensorsError(source, `header length ${n} exceeds ${MAX_HEADER_BYTES} bytes`);
+  }
   if (8 + Number(n) > fileSize) {
     throw new SafetensorsError(source, `header length ${n} runs past the end of the ${fileSize}-byte file`);
   }
@@ -424,8 +429,9 @@ export function toFloat32(t: SafeTensor, opts: { convert?: boolean } = {}): Floa
   if (t.dtype !== 'F16' && t.dtype !== 'BF16' && t.dtype !== 'F64') {
     throw new TypeError(`toFloat32 needs a float tensor, got ${t.dtype}`);
   }
-  if (!opts.convert)
+  if (!opts.convert) {
     throw new TypeError(`toFloat32: tensor is ${t.dtype}; pass { convert: true } to convert it`);
+  }
   if (t.dtype === 'F64') return Float32Array.from(view(t.data, 8, (b, o, n) => new Float64Array(b, o, n)));
   const half = view(t.data, 2, (b, o, n) => new Uint16Array(b, o, n));
   const out = new Float32Array(half.length);
