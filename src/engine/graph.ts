@@ -91,7 +91,7 @@ export class Graph {
   }
 
   qualified(name: string): string {
-    return [...this.scopes, name].join('.');
+    return [...this.scopes, name].filter((part) => part !== '').join('.');
   }
 
   value(name: string): Tensor {

@@ -18,10 +18,13 @@ export interface RuntimeOptions {
 export type Feeds = Record<string, ort.Tensor>;
 
 export class CompiledGraph {
+  /** Holders of this (possibly shared, cached) session; it is released when the last lets go. */
+  refs = 1;
   constructor(
     readonly session: ort.InferenceSession,
     readonly serialized: SerializedGraph,
     readonly createMs: number,
+    private readonly cacheKey = '',
   ) {}
 
   get inputNames(): readonly string[] {
@@ -39,6 +42,8 @@ export class CompiledGraph {
   }
 
   async release(): Promise<void> {
+    if (--this.refs > 0) return;
+    if (this.cacheKey) cache.delete(this.cacheKey);
     await this.session.release();
   }
 }
@@ -76,11 +81,15 @@ export async function compile(
     ? createHash('sha256').update(serialized.bytes).update(JSON.stringify(opts)).digest('hex')
     : '';
   const hit = cacheable ? cache.get(key) : undefined;
-  if (hit) return hit;
+  if (hit) {
+    const compiled = await hit;
+    compiled.refs++;
+    return compiled;
+  }
   const created = (async () => {
     const t0 = performance.now();
     const session = await ort.InferenceSession.create(serialized.bytes, sessionOptions(opts));
-    return new CompiledGraph(session, serialized, performance.now() - t0);
+    return new CompiledGraph(session, serialized, performance.now() - t0, key);
   })();
   if (cacheable) {
     cache.set(key, created);

@@ -3,7 +3,7 @@ import { type Dim, broadcastShapes, dimEqual, normAxis } from '../shape.ts';
 import { fail, requireFloat } from './common.ts';
 import { add, div, erf, maximum, mul, neg, sqrt } from './elementwise.ts';
 import { reduceMean, reduceSum } from './reduce.ts';
-import { gather, gatherElements, unsqueeze } from './shape-ops.ts';
+import { gather, gatherElements, transpose, unsqueeze } from './shape-ops.ts';
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
   requireFloat('MatMul', a, b);
@@ -38,9 +38,13 @@ export function gemm(
   return a.graph.node('Gemm', inputs, attrs, [{ dtype: a.dtype, shape: [m, n] }])[0]!;
 }
 
-/** x·W + b with W stored [in, out] (the layout MatMul wants; loaders transpose PyTorch's [out, in]). */
+/**
+ * x·Wᵀ + b with W stored [out, in] as in PyTorch, so checkpoints load without reshuffling; ONNX
+ * Runtime folds the transpose into the GEMM (FusedMatMul) or into the initializer.
+ */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
-  const y = matmul(x, weight);
+  if (weight.rank !== 2) fail('Linear', 'weight must be [out, in]', weight);
+  const y = matmul(x, transpose(weight, [1, 0]));
   return bias ? add(y, bias) : y;
 }
 
