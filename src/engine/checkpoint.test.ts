@@ -35,6 +35,7 @@ function sample(step = 123): CheckpointState {
     'text.proj.bias': [3],
     logit_scale: [],
     empty: [0, 2],
+    'image.frozen': [2, 2],
   };
   const params = new Map(
     Object.entries(shapes).map(([name, shape], i) => [
@@ -48,8 +49,13 @@ function sample(step = 123): CheckpointState {
       },
     ]),
   );
+  // Frozen parameters have no moments.
   const moments = (scale: number): Map<string, Float32Array> =>
-    new Map([...params].map(([name, p]) => [name, p.data.map((x) => x * scale)]));
+    new Map(
+      [...params]
+        .filter(([name]) => name !== 'image.frozen')
+        .map(([name, p]) => [name, p.data.map((x) => x * scale)]),
+    );
   return {
     params,
     optimizer: { step, m: moments(0.1), v: moments(0.01) },
@@ -73,6 +79,7 @@ test('a checkpoint round-trips parameters, optimizer state and meta', () => {
   const { tensors, metadata } = readSafetensors(path);
   assert.deepEqual([...tensors.keys()].sort(), [
     'empty',
+    'image.frozen',
     'logit_scale',
     'optimizer.m.empty',
     'optimizer.m.logit_scale',

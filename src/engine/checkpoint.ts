@@ -29,7 +29,8 @@ export interface ParamTensor {
 
 export interface OptimizerState {
   step: number;
-  /** AdamW first and second moments, one per parameter, with the parameter's element count. */
+  /** AdamW first and second moments of the parameters the optimiser updates (frozen ones have
+   * none), each with its parameter's element count; m and v cover the same names. */
   m: Map<string, Float32Array>;
   v: Map<string, Float32Array>;
 }
@@ -77,15 +78,19 @@ export function saveCheckpoint(path: string, state: CheckpointState): void {
     const { step } = state.optimizer;
     if (!Number.isSafeInteger(step) || step < 0) fail(`optimizer step ${step} is not a non-negative integer`);
     metadata[STEP_KEY] = String(step);
-    for (const [which, prefix] of Object.entries(MOMENTS) as ['m' | 'v', string][]) {
-      const moments = state.optimizer[which];
-      for (const name of moments.keys()) {
-        if (!state.params.has(name)) fail(`tensor "${prefix}${name}" has no parameter "${name}"`);
-      }
-      for (const [name, { shape }] of state.params) {
+    const { m, v } = state.optimizer;
+    for (const name of new Set([...m.keys(), ...v.keys()])) {
+      const param = state.params.get(name);
+      if (!param) fail(`tensor "${m.has(name) ? MOMENTS.m : MOMENTS.v}${name}" has no parameter "${name}"`);
+      for (const [prefix, moments] of [
+        [MOMENTS.m, m],
+        [MOMENTS.v, v],
+      ] as const) {
         const data = moments.get(name);
-        if (!data) fail(`tensor "${prefix}${name}" is missing for parameter "${name}"`);
-        add(prefix + name, data, shape);
+        if (!data) {
+          fail(`tensor "${prefix}${name}" is missing for parameter "${name}" (it has the other moment)`);
+        }
+        add(prefix + name, data, param.shape);
       }
     }
   }
@@ -101,6 +106,8 @@ export function saveCheckpoint(path: string, state: CheckpointState): void {
 
 interface Layout {
   params: Set<string>;
+  /** Parameters with optimiser moments. */
+  optimized: Set<string>;
   step: number | undefined;
   meta: Record<string, unknown> | undefined;
 }
@@ -156,27 +163,26 @@ function checkLayout(
   for (const [name, param] of moments) {
     if (!params.has(param)) fail(`tensor "${name}" has no parameter "${param}"`);
   }
-  if (step !== undefined) {
+  const optimized = new Set(moments.map(([, param]) => param));
+  for (const name of optimized) {
     for (const prefix of Object.values(MOMENTS)) {
-      for (const name of params) {
-        const moment = tensors.get(prefix + name);
-        const shape = tensors.get(name)!.shape;
-        if (!moment) fail(`tensor "${prefix}${name}" is missing for parameter "${name}"`);
-        if (moment.shape.length !== shape.length || moment.shape.some((d, i) => d !== shape[i])) {
-          fail(
-            `tensor "${prefix}${name}" has shape [${moment.shape}] but parameter "${name}" has [${shape}]`,
-          );
-        }
+      const moment = tensors.get(prefix + name);
+      const shape = tensors.get(name)!.shape;
+      if (!moment) {
+        fail(`tensor "${prefix}${name}" is missing for parameter "${name}" (it has the other moment)`);
+      }
+      if (moment.shape.length !== shape.length || moment.shape.some((d, i) => d !== shape[i])) {
+        fail(`tensor "${prefix}${name}" has shape [${moment.shape}] but parameter "${name}" has [${shape}]`);
       }
     }
   }
-  return { params, step, meta };
+  return { params, optimized, step, meta };
 }
 
 /** Loads and validates a checkpoint; parameter and moment arrays are fresh, unshared buffers. */
 export function loadCheckpoint(path: string): CheckpointState {
   const { tensors, metadata } = readSafetensors(path);
-  const { params: names, step, meta } = checkLayout(path, tensors, metadata);
+  const { params: names, optimized, step, meta } = checkLayout(path, tensors, metadata);
   const f32 = (name: string): Float32Array => toFloat32(tensors.get(name)!);
   const state: CheckpointState = {
     params: new Map([...names].map((name) => [name, { shape: tensors.get(name)!.shape, data: f32(name) }])),
@@ -184,8 +190,8 @@ export function loadCheckpoint(path: string): CheckpointState {
   if (step !== undefined) {
     state.optimizer = {
       step,
-      m: new Map([...names].map((name) => [name, f32(MOMENTS.m + name)])),
-      v: new Map([...names].map((name) => [name, f32(MOMENTS.v + name)])),
+      m: new Map([...optimized].map((name) => [name, f32(MOMENTS.m + name)])),
+      v: new Map([...optimized].map((name) => [name, f32(MOMENTS.v + name)])),
     };
   }
   if (meta !== undefined) state.meta = meta;
