@@ -23,5 +23,10 @@ export function writeFileAtomic(path: string, data: Chunk | Iterable<Chunk>): vo
     throw err;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
