@@ -76,7 +76,7 @@ export class Trainer {
   private fused?: CompiledGraph;
   private accumulate?: CompiledGraph;
   private apply?: CompiledGraph;
-  private evaluate?: CompiledGraph;
+  private readonly evaluate = new Map<string, CompiledGraph>();
   private readonly extraOutputs: string[];
 
   private constructor(
@@ -251,10 +251,11 @@ export class Trainer {
     this.paramFeeds(feeds, this.fused);
     const fetches = this.updateFetches();
     for (const k of this.extraOutputs) fetches[k] = null;
-    const out = await this.fused.session.run(feeds, fetches);
+    const out = (await this.fused.session.run(feeds, fetches)) as Record<string, ort.Tensor>;
+    const result = this.result(out); // throws on a non-finite loss, before the update is taken
     this.swapUpdated();
-    this.step++;
-    return this.result(out as Record<string, ort.Tensor>);
+    result.step = ++this.step;
+    return result;
   }
 
   private async accumulatedStep(micro: readonly Feeds[], lr: number): Promise<StepResult> {
@@ -282,7 +283,7 @@ export class Trainer {
       }
       last = (await this.accumulate.session.run(feeds, fetches)) as Record<string, ort.Tensor>;
       for (const p of this.updated) this.acc.get(p.name)!.swap();
-      lossSum += Number(last.loss!.data[0]);
+      lossSum += this.result(last).loss;
     }
     const feeds: Feeds = {
       ...this.scalars(lr),
@@ -304,23 +305,28 @@ export class Trainer {
 
   private result(out: Record<string, ort.Tensor>): StepResult {
     const loss = Number(out.loss!.data[0]);
-    if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${this.step}; stopping`);
+    if (!Number.isFinite(loss))
+      throw new Error(`loss is ${loss} at step ${this.step}; stopping (parameters not updated)`);
     const outputs = Object.fromEntries(this.extraOutputs.map((k) => [k, out[k]!]));
-    return { loss, gradNorm: Number(out.grad_norm!.data[0]), step: this.step, outputs };
+    return { loss, gradNorm: Number(out.grad_norm?.data[0] ?? Number.NaN), step: this.step, outputs };
   }
 
   /** Forward pass in eval mode with the current parameters. */
+  /** Forward pass in eval mode with the current parameters; only the inputs the outputs need are required. */
   async run(batch: Feeds, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>> {
-    if (!this.evaluate) {
+    const key = outputs?.join('\u0000') ?? '';
+    let session = this.evaluate.get(key);
+    if (!session) {
       const g = new Graph('eval');
       const built = this.builder(g, 'eval');
       if (built.loss) g.output('loss', built.loss);
       for (const [k, t] of Object.entries(built.outputs ?? {})) g.output(k, t);
-      this.evaluate = await compile(g, {}, this.runtime);
+      session = await compile(g, outputs ? { outputs } : {}, this.runtime);
+      this.evaluate.set(key, session);
     }
     const feeds: Feeds = { ...batch };
-    this.paramFeeds(feeds, this.evaluate);
-    return this.evaluate.run(feeds, outputs);
+    this.paramFeeds(feeds, session);
+    return session.run(feeds);
   }
 
   /** A portable ONNX file of the eval graph with the current weights as initializers. */
@@ -369,6 +375,7 @@ export class Trainer {
   }
 
   async release(): Promise<void> {
-    for (const s of [this.fused, this.accumulate, this.apply, this.evaluate]) await s?.release();
+    for (const s of [this.fused, this.accumulate, this.apply, ...this.evaluate.values()]) await s?.release();
+    this.evaluate.clear();
   }
 }

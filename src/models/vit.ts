@@ -1,0 +1,91 @@
+// Vision Transformer (Dosovitskiy et al.) with timm's parameter names: patch_embed.proj, cls_token,
+// pos_embed, blocks.N.*, norm, head. Pre-norm blocks, exact GELU, class-token pooling.
+import type { Graph, Tensor } from '../engine/graph.ts';
+import { truncNormal, zeros } from '../engine/init.ts';
+import * as F from '../engine/ops/index.ts';
+import { layerNorm, linear, vitBlock, vitLinearInit } from '../nn/layers.ts';
+
+export interface VitConfig {
+  imageSize: number;
+  patchSize: number;
+  channels: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  mlpDim: number;
+  eps: number;
+  /** Classifier head on the pooled token; none when 0. */
+  numClasses: number;
+}
+
+export const vitConfigs = {
+  'vit-b-16': {
+    imageSize: 224,
+    patchSize: 16,
+    channels: 3,
+    dim: 768,
+    depth: 12,
+    heads: 12,
+    mlpDim: 3072,
+    eps: 1e-6,
+    numClasses: 0,
+  },
+  'vit-s-16': {
+    imageSize: 224,
+    patchSize: 16,
+    channels: 3,
+    dim: 384,
+    depth: 12,
+    heads: 6,
+    mlpDim: 1536,
+    eps: 1e-6,
+    numClasses: 0,
+  },
+  'vit-tiny-16': {
+    imageSize: 32,
+    patchSize: 16,
+    channels: 3,
+    dim: 32,
+    depth: 2,
+    heads: 2,
+    mlpDim: 64,
+    eps: 1e-6,
+    numClasses: 0,
+  },
+} satisfies Record<string, VitConfig>;
+
+/** Pooled (class-token) features [batch, dim], or logits when the config has a head. */
+export function vit(g: Graph, pixels: Tensor, cfg: VitConfig, opts: { training?: boolean } = {}): Tensor {
+  const { dim, patchSize: p, imageSize } = cfg;
+  const grid = imageSize / p;
+  if (!Number.isInteger(grid))
+    throw new Error(`ViT: image size ${imageSize} is not a multiple of patch ${p}`);
+  const tokens = grid * grid;
+  const batch = pixels.shape[0]!;
+  const patches = g.scope('patch_embed', () =>
+    g.scope('proj', () =>
+      F.conv2d(
+        pixels,
+        g.param('weight', [dim, cfg.channels, p, p], truncNormal(0.02)),
+        g.param('bias', [dim], zeros),
+        {
+          stride: [p, p],
+        },
+      ),
+    ),
+  );
+  const seq = F.transpose(F.reshape(patches, [batch, dim, tokens]), [0, 2, 1]);
+  const cls = F.expand(g.param('cls_token', [1, 1, dim], truncNormal(0.02)), [batch, 1, dim]);
+  let x = F.add(F.concat([cls, seq], 1), g.param('pos_embed', [1, tokens + 1, dim], truncNormal(0.02)));
+  for (let i = 0; i < cfg.depth; i++)
+    x = vitBlock(g, `blocks.${i}`, x, {
+      dim,
+      heads: cfg.heads,
+      mlpDim: cfg.mlpDim,
+      eps: cfg.eps,
+      training: opts.training ?? false,
+    });
+  x = layerNorm(g, 'norm', x, dim, cfg.eps);
+  const pooled = F.reshape(F.slice(x, { axis: 1, start: 0, end: 1 }), [batch, dim]);
+  return cfg.numClasses > 0 ? linear(g, 'head', pooled, dim, cfg.numClasses, vitLinearInit) : pooled;
+}
