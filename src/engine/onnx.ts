@@ -45,20 +45,26 @@ export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): Seria
     keep[i] = true;
     for (const inp of n.inputs) if (inp) needed.add(inp);
   }
+  // An output's value produced by a node takes the output's name (saving a copy per output,
+  // which matters when a train step returns every parameter); inputs and initializers, or a value
+  // exposed twice, go through an Identity.
+  const rename = new Map<string, string>();
+  for (const [name, t] of outputs)
+    if (name !== t.name && !rename.has(t.name) && graph.producerOf(t.name) && !graph.outputs.has(t.name))
+      rename.set(t.name, name);
+  const r = (v: string): string => rename.get(v) ?? v;
   const nodes: P.INodeProto[] = graph.nodes
     .filter((_, i) => keep[i])
     .map((n) => ({
       name: n.name,
       opType: n.op,
       domain: n.domain,
-      input: n.inputs,
-      output: n.outputs,
+      input: n.inputs.map(r),
+      output: n.outputs.map(r),
       attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)),
     }));
-  // Outputs under names other than their value's get an Identity.
   for (const [name, t] of outputs)
-    if (name !== t.name)
-      nodes.push({ name: `output_${name}`, opType: 'Identity', input: [t.name], output: [name] });
+    if (r(t.name) !== name) nodes.push({ name: `output_${name}`, opType: 'Identity', input: [r(t.name)], output: [name] });
 
   const initializer: P.ITensorProto[] = [];
   for (const [name, c] of graph.constants) if (needed.has(name)) initializer.push(tensorProto(name, c));

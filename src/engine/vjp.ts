@@ -140,10 +140,24 @@ const rules: Record<string, VjpRule> = {
     return [da, db, dc];
   },
 
-  Transpose: ({ node, dy }) => {
+  Transpose: ({ g, node, dy }) => {
     const perm = attrInts(node, 'perm')!;
+    const d = dy[0]!;
+    // Linear layers store W [out, in] and multiply by Wᵀ, so their weight gradient arrives here as
+    // Gemm(x, dy, transA); (xᵀ·dy)ᵀ = dyᵀ·x is the same Gemm with operands swapped, without a copy.
+    const src = g.producerOf(d.name);
+    if (
+      perm.length === 2 &&
+      perm[0] === 1 &&
+      src?.op === 'Gemm' &&
+      src.inputs.length === 2 &&
+      src.attrs.transA === 1 &&
+      src.attrs.transB === 0 &&
+      (src.attrs.alpha as { value: number }).value === 1
+    )
+      return [F.gemm(g.value(src.inputs[1]!), g.value(src.inputs[0]!), { transA: true })];
     const inv = perm.map((_, i) => perm.indexOf(i));
-    return [F.transpose(dy[0]!, inv)];
+    return [F.transpose(d, inv)];
   },
   Reshape: ({ x, dy }) => [F.reshapeLike(dy[0]!, x[0]!), undefined],
   Unsqueeze: ({ x, dy }) => [F.reshapeLike(dy[0]!, x[0]!), undefined],
