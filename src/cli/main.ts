@@ -2,6 +2,7 @@
 // beside this one, so this file only wires them together.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerKnowledgeCommands } from './knowledge.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .description('Knowledge-enhanced vision–language pathology on ONNX Runtime')
     .version(pkg.version)
     .showHelpAfterError();
+  registerKnowledgeCommands(program);
   return program;
 }
 
