@@ -7,7 +7,11 @@ import { Graph } from '../src/engine/graph.ts';
 import { Rng, initialize } from '../src/engine/init.ts';
 import * as F from '../src/engine/ops/index.ts';
 import { compile, ort } from '../src/engine/runtime.ts';
-import { Trainer } from '../src/engine/trainer.ts';
+import { type ModelBuilder, Trainer } from '../src/engine/trainer.ts';
+import { gradients } from '../src/engine/autodiff.ts';
+import { serializeGraph } from '../src/engine/onnx.ts';
+import { appendAdamW, defaultAdamW } from '../src/engine/optim.ts';
+import { bert, bertConfigs } from '../src/models/bert.ts';
 import { vit, vitConfigs } from '../src/models/vit.ts';
 import { fmt, peakGflops, runReference, time } from './lib/harness.ts';
 
@@ -15,7 +19,7 @@ const { values: args } = parseArgs({
   options: {
     threads: { type: 'string', default: '2' },
     iters: { type: 'string', default: '3' },
-    only: { type: 'string', default: 'gemm,vit_b16_infer,vit_s16_train' },
+    only: { type: 'string', default: 'gemm,vit_b16_infer,vit_s16_train,sessions' },
     'no-reference': { type: 'boolean', default: false },
   },
 });
@@ -102,13 +106,74 @@ async function vitS16Train(
   return { stepsPerS: 1 / t.median, createS, loss: losses };
 }
 
+/** Graph build, serialisation and ONNX Runtime session creation for full training graphs. */
+async function trainSessionCosts(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const cases: [string, ModelBuilder][] = [
+    [
+      'bert_base',
+      (g) => {
+        const ids = g.input('ids', 'int64', ['batch', 'seq']);
+        const mask = g.input('mask', 'int64', ['batch', 'seq']);
+        return {
+          loss: F.reduceMean(
+            F.mul(bert(g, ids, mask, bertConfigs['bert-base'], { training: true }).pooled, 1),
+          ),
+        };
+      },
+    ],
+    [
+      'vit_b16',
+      (g) => {
+        const pixels = g.input('pixels', 'float32', ['batch', 3, 224, 224]);
+        return { loss: F.reduceMean(vit(g, pixels, vitConfigs['vit-b-16'], { training: true })) };
+      },
+    ],
+  ];
+  for (const [name, builder] of cases) {
+    const t0 = performance.now();
+    const g = new Graph(name);
+    const { loss } = builder(g, 'train');
+    const ps = g.trainableParams();
+    const grads = gradients(
+      g,
+      loss!,
+      ps.map((p) => g.value(p.name)),
+    );
+    const io = appendAdamW(
+      g,
+      ps.map((p) => ({ name: p.name, param: g.value(p.name), grad: grads.get(p.name)!, decay: p.decay })),
+      defaultAdamW,
+    );
+    g.output('loss', loss!);
+    for (const [k, t] of io.params) g.output(`new.${k}`, t);
+    const t1 = performance.now();
+    const ser = serializeGraph(g);
+    const t2 = performance.now();
+    const session = await ort.InferenceSession.create(ser.bytes, {
+      intraOpNumThreads: threads,
+      graphOptimizationLevel: 'all',
+    });
+    const t3 = performance.now();
+    await session.release();
+    out[`${name}_train_graph_nodes`] = g.nodes.length;
+    out[`${name}_train_graph_build_s`] = Number(fmt((t1 - t0) / 1000, 2));
+    out[`${name}_train_graph_serialize_s`] = Number(fmt((t2 - t1) / 1000, 2));
+    out[`${name}_train_session_create_s`] = Number(fmt((t3 - t2) / 1000, 2));
+    log(
+      `${name} training graph: ${g.nodes.length} nodes, built in ${fmt((t1 - t0) / 1000)} s, serialised in ${fmt((t2 - t1) / 1000)} s, session created in ${fmt((t3 - t2) / 1000)} s`,
+    );
+  }
+  return out;
+}
+
 const reference = args['no-reference']
   ? {}
   : runReference(fileURLToPath(new URL('./engine_torch.py', import.meta.url)), [
       '--threads',
       String(threads),
       '--only',
-      [...only].join(','),
+      [...only].filter((k) => k !== 'sessions').join(','),
     ]);
 log(`reference: ${JSON.stringify(reference)}`);
 
@@ -155,4 +220,5 @@ if (only.has('vit_s16_train')) {
     `ViT-S/16 train step, batch 16: kep ${fmt(r.stepsPerS, 4)} steps/s (first step incl. graph build + session ${fmt(r.createS, 1)} s; losses ${r.loss.map((l) => fmt(l, 3)).join(' ')}), torch ${t ?? '–'} steps/s, ratio ${rr ?? '–'}`,
   );
 }
+if (only.has('sessions')) Object.assign(result, await trainSessionCosts());
 console.log(JSON.stringify(result));
