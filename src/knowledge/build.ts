@@ -206,7 +206,6 @@ export function buildTree(sourcesDir: string): KnowledgeTree {
   const neoplasms = descendantsOf(NEOPLASM_ROOT, terms);
   const organ = new Set<string>();
   for (const root of ORGAN_SYSTEM_ROOTS) {
-    if (terms.has(root)) organ.add(root);
     for (const id of descendantsOf(root, terms)) organ.add(id);
   }
   const diseaseOfDo = new Map<string, string>(); // DOID → disease id in the tree
@@ -341,7 +340,8 @@ export function buildTree(sourcesDir: string): KnowledgeTree {
       const kind: AttributeKind = r.fillers.every((f) => /(cell|cyte|blast|phage|sperm)$/.test(f))
         ? 'cytology'
         : 'histology';
-      const text = `${d.name} derives from ${what}${origin && kind === 'cytology' ? ` of ${origin} origin` : ''}.`;
+      const originWord = origin === 'gland' ? 'glandular' : origin;
+      const text = `${d.name} derives from ${what}${originWord && kind === 'cytology' ? ` of ${originWord} origin` : ''}.`;
       if (
         d.attrs.add(kind, text, {
           source: 'do-axioms',

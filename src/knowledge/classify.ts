@@ -119,8 +119,10 @@ const CELL: readonly RegExp[] = [
   /\b(lymphocytes|histiocytes|macrophages|neutrophils|eosinophils|erythrocytes|plasmacytes|monocytes|megakaryocytes|keratinocytes|melanocytes|hepatocytes|adipocytes|chondrocytes|osteoblasts|fibroblasts|myofibroblasts|astrocytes|oligodendrocytes|neurons|trophoblasts)\b/,
   /\berythroid\b|\bprogenitors\b/,
   /\blineage\b/,
-  new RegExp(`\\b(${CELL_ADJECTIVES}) (\\w+ )?cells?\\b`),
-  new RegExp(`\\b(${CELL_TYPES})[ -]?cells?\\b`),
+  // Plural only: "small cell", "clear cell", "giant cell" in the singular are mostly tumour names
+  // ("small cell lung carcinoma"), while descriptions speak of the cells ("composed of small cells").
+  new RegExp(`\\b(${CELL_ADJECTIVES}) (\\w+ )?cells\\b`),
+  new RegExp(`\\b(${CELL_TYPES})[ -]?cells\\b`),
   /\bcells? (with|having|that (are|have|contain|look|appear)|are (larger|smaller|round|spindle|arranged)|contain|show|have)\b/,
   /\b(derives?|derived|arises?|arising|originat\w*|develops?) (from|in) (the )?([\w-]+ ){0,4}cells?\b/,
   /\b(material basis in|composed of|consisting of|proliferation of|increase of|increase in|accumulation of [\w-]+ in) ([\w-]+ ){0,3}([\w]+-)?cells?\b/,

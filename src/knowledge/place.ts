@@ -91,7 +91,9 @@ export function placeDoTerms(
     let best: { p: Placement; parent: string } | undefined;
     for (const parent of parents) {
       const p = memo.get(parent);
-      if (!p || (purity.get(parent)?.get(p.tissue) ?? 1) < 0.5) continue;
+      if (!p) continue;
+      const shares = purity.get(parent);
+      if (shares && (shares.get(p.tissue) ?? 0) < 0.5) continue;
       if (!best || p.rule < best.p.rule) best = { p, parent };
     }
     if (best)
