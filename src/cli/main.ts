@@ -2,6 +2,7 @@
 // beside this one, so this file only wires them together.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerDemoCommand } from './demo.ts';
 import { registerKnowledgeCommands } from './knowledge.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError();
   registerKnowledgeCommands(program);
+  registerDemoCommand(program);
   return program;
 }
 

@@ -1,0 +1,187 @@
+// `kep demo`: the main job on the shared defaults. It runs every stage that exists today, end to
+// end, and writes an HTML report that says plainly what ran, on which weights, and what is next.
+import { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Graph } from '../engine/graph.ts';
+import { Rng } from '../engine/init.ts';
+import * as F from '../engine/ops/index.ts';
+import { cosineWithWarmup } from '../engine/optim.ts';
+import { ort } from '../engine/runtime.ts';
+import { Trainer } from '../engine/trainer.ts';
+import { buildTree } from '../knowledge/build.ts';
+import { defaultCacheDir, downloadSources } from '../knowledge/download.ts';
+import { exportChunks } from '../knowledge/export.ts';
+import { treeStats } from '../knowledge/query.ts';
+import { ATTRIBUTE_KINDS } from '../knowledge/schema.ts';
+import { saveTree } from '../knowledge/tree-io.ts';
+import { vit, vitConfigs } from '../models/vit.ts';
+import { lineChart, page, table } from '../report/html.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { createProgress } from '../util/progress.ts';
+
+const PAPER = {
+  diseases: 4718,
+  name: 4718,
+  synonym: 30950,
+  definition: 10097,
+  histology: 3588,
+  cytology: 1117,
+  total: 50470,
+};
+
+const say = (s: string): void => void process.stderr.write(`${s}\n`);
+
+/** Synthetic images whose class is the colour channel that is brighter; a task a tiny ViT learns in seconds. */
+function syntheticBatch(
+  n: number,
+  size: number,
+  rng: Rng,
+): { pixels: ort.Tensor; labels: ort.Tensor; y: number[] } {
+  const px = new Float32Array(n * 3 * size * size);
+  const y: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = rng.int(3);
+    y.push(c);
+    for (let ch = 0; ch < 3; ch++)
+      for (let k = 0; k < size * size; k++)
+        px[(i * 3 + ch) * size * size + k] = 0.6 * rng.normal() + (ch === c ? 0.5 : 0);
+  }
+  return {
+    pixels: new ort.Tensor('float32', px, [n, 3, size, size]),
+    labels: new ort.Tensor('int64', BigInt64Array.from(y, BigInt), [n]),
+    y,
+  };
+}
+
+async function engineCheck(
+  outDir: string,
+  steps: number,
+): Promise<{
+  losses: [number, number][];
+  accBefore: number;
+  accAfter: number;
+  exportMatches: boolean;
+  seconds: number;
+}> {
+  const cfg = { ...vitConfigs['vit-tiny-16'], numClasses: 3 };
+  const trainer = await Trainer.create(
+    (g: Graph) => {
+      const pixels = g.input('pixels', 'float32', ['batch', 3, cfg.imageSize, cfg.imageSize]);
+      const labels = g.input('labels', 'int64', ['batch']);
+      const logits = vit(g, pixels, cfg);
+      return { loss: F.crossEntropy(logits, labels), outputs: { logits } };
+    },
+    { seed: 0, optimizer: { weightDecay: 0.05 } },
+  );
+  const rng = new Rng(1, 'demo-data');
+  const held = syntheticBatch(96, cfg.imageSize, new Rng(2, 'demo-heldout'));
+  const accuracy = async (): Promise<number> => {
+    const logits = (await trainer.run({ pixels: held.pixels }, ['logits'])).logits!.data as Float32Array;
+    let right = 0;
+    held.y.forEach((c, i) => {
+      const row = logits.subarray(i * 3, i * 3 + 3);
+      if (row.indexOf(Math.max(...row)) === c) right++;
+    });
+    return right / held.y.length;
+  };
+  const accBefore = await accuracy();
+  const lr = cosineWithWarmup({ peak: 3e-3, warmup: 10, total: steps });
+  const progress = createProgress({ label: 'engine check: tiny ViT', total: steps });
+  const t0 = performance.now();
+  const losses: [number, number][] = [];
+  for (let s = 0; s < steps; s++) {
+    const b = syntheticBatch(32, cfg.imageSize, rng);
+    const r = await trainer.trainStep({ pixels: b.pixels, labels: b.labels }, lr(s));
+    losses.push([s + 1, r.loss]);
+    progress.increment();
+  }
+  progress.stop();
+  const seconds = (performance.now() - t0) / 1000;
+  const accAfter = await accuracy();
+  const onnxPath = join(outDir, 'tiny-vit.onnx');
+  trainer.exportOnnx(onnxPath, ['logits']);
+  const session = await ort.InferenceSession.create(onnxPath);
+  const exported = (await session.run({ pixels: held.pixels })).logits!.data as Float32Array;
+  const live = (await trainer.run({ pixels: held.pixels }, ['logits'])).logits!.data as Float32Array;
+  const exportMatches = exported.every((v, i) => Math.abs(v - live[i]!) < 1e-5);
+  await session.release();
+  await trainer.release();
+  return { losses, accBefore, accAfter, exportMatches, seconds };
+}
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('run every stage that exists on the shared defaults and write an HTML report')
+    .option('--sources <dir>', 'knowledge sources (default: ../shared/data/knowledge, else download)')
+    .option('--out <dir>', 'output folder', 'out/demo')
+    .option('--steps <n>', 'training steps of the engine check', '150')
+    .action(async (o: { sources?: string; out: string; steps: string }) => {
+      const outDir = resolve(o.out);
+      const shared = resolve('../shared/data/knowledge');
+      let sources = o.sources ?? (existsSync(shared) ? shared : undefined);
+      if (!sources) {
+        say('knowledge sources not found locally; downloading them from their public origins');
+        await downloadSources({ cacheDir: defaultCacheDir() });
+        sources = defaultCacheDir();
+      }
+
+      say(`1/2 knowledge tree from ${sources}`);
+      const t0 = performance.now();
+      const tree = buildTree(sources);
+      const treePath = join(outDir, 'knowledge-tree.json');
+      saveTree(treePath, tree);
+      const samplesPath = join(outDir, 'knowledge-samples.jsonl');
+      writeFileAtomic(samplesPath, exportChunks(tree, 'jsonl'));
+      const buildSeconds = (performance.now() - t0) / 1000;
+      const stats = treeStats(tree);
+      say(
+        `   ${stats.tissues} tissues, ${stats.diseases} diseases, ${stats.attributesTotal} attributes in ${buildSeconds.toFixed(1)} s`,
+      );
+
+      say('2/2 engine check: train a tiny ViT on synthetic images, export it to ONNX, reload it');
+      const check = await engineCheck(outDir, Number(o.steps));
+      say(
+        `   loss ${check.losses[0]![1].toFixed(3)} → ${check.losses.at(-1)![1].toFixed(3)}, held-out accuracy ${check.accBefore.toFixed(2)} → ${check.accAfter.toFixed(2)}, exported ONNX ${check.exportMatches ? 'matches' : 'DIFFERS'}`,
+      );
+
+      const kindRows = ATTRIBUTE_KINDS.map((k) => [k, stats.attributes[k], PAPER[k], stats.meanWords[k]]);
+      const body = `
+<h1>kep demo report</h1>
+<p class="note"><b>What ran, on which weights.</b> No pretrained weights were used, and no model here is useful for
+pathology yet. The knowledge tree was built from the open sources below. The engine check trained a
+tiny ViT <i>from random initialisation</i> on synthetic images (class = the brighter colour channel),
+only to show that training, checkpointable state and ONNX export work end to end on this machine.
+The image and text towers with real weights (ViT-B/16, CTransPath, BiomedBERT; loaders for their
+safetensors/PyTorch files), the knowledge encoder, vision–language pretraining and whole-slide
+zero-shot subtyping are the next stages of the project; this report grows with them.</p>
+
+<h2>1. Knowledge tree</h2>
+<p>Built from <code>${sources}</code> in ${buildSeconds.toFixed(1)} s: <b>${stats.tissues}</b> tissues,
+<b>${stats.diseases}</b> diseases (paper: ${PAPER.diseases}), <b>${stats.attributesTotal}</b> attributes (paper: ${PAPER.total}).
+Files: <code>${treePath}</code>, training samples <code>${samplesPath}</code>.</p>
+${table(['kind', 'this tree', 'paper (not released)', 'mean words'], kindRows)}
+<h3>Per tissue</h3>
+${table(
+  ['tissue', 'diseases', ...ATTRIBUTE_KINDS],
+  stats.perTissue.map((t) => [
+    `${t.id} (${t.name})`,
+    t.diseases,
+    ...ATTRIBUTE_KINDS.map((k) => t.attributes[k]),
+  ]),
+)}
+
+<h2>2. Engine check</h2>
+<p>${check.losses.length} AdamW steps of a ${vitConfigs['vit-tiny-16'].depth}-block ViT (dim ${vitConfigs['vit-tiny-16'].dim}) in
+${check.seconds.toFixed(1)} s, each one ONNX Runtime call (forward, backward, update). Held-out accuracy
+${check.accBefore.toFixed(2)} before training, <b>${check.accAfter.toFixed(2)}</b> after (chance 0.33).
+The exported <code>${join(outDir, 'tiny-vit.onnx')}</code> ${check.exportMatches ? 'reproduces' : '<b>does not reproduce</b>'} the trainer's outputs.</p>
+${lineChart([{ label: 'training loss', points: check.losses, color: '#1f77b4' }], { title: 'Tiny ViT on synthetic images', xLabel: 'step', yLabel: 'cross-entropy' })}
+`;
+      const reportPath = join(outDir, 'report.html');
+      writeFileAtomic(reportPath, page('kep demo report', body));
+      process.stdout.write(`report: ${reportPath}\n`);
+      if (!check.exportMatches || check.accAfter < 0.6) process.exitCode = 1;
+    });
+}
