@@ -134,10 +134,6 @@ const CELL: readonly RegExp[] = [
 const DIFFERENTIA =
   /\s(that|which|who|whose|characteri[sz]ed|located|arising|arises|derived|derives|composed|consisting|in which|where|with|affecting|involving|caused|resulting|occurring|has|having)\b/i;
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** The sentence with the genus and the given disease names blanked, lower-cased, for cue matching. */
 export function describingPart(sentence: string, names: readonly string[] = []): string {
   let s = ` ${sentence.trim()} `;
@@ -146,11 +142,18 @@ export function describingPart(sentence: string, names: readonly string[] = []):
     const m = DIFFERENTIA.exec(s.slice(genus[0].length));
     if (m) s = ` ${s.slice(genus[0].length + m.index)}`;
   }
-  for (const n of [...names].sort((a, b) => b.length - a.length)) {
-    if (n.trim().length < 3) continue;
-    s = s.replace(new RegExp(`(?<![\\w-])${escapeRegExp(n.trim())}(?![\\w-])`, 'gi'), ' ');
+  // Plain substring search on the lower-cased text: a regular expression per name and sentence
+  // dominated the build's time.
+  let lower = s.toLowerCase();
+  const isWordChar = (c: string | undefined) => c !== undefined && /[\w-]/.test(c);
+  for (const n of [...names].map((x) => x.trim().toLowerCase()).sort((a, b) => b.length - a.length)) {
+    if (n.length < 3) continue;
+    for (let i = lower.indexOf(n); i >= 0; i = lower.indexOf(n, i + 1)) {
+      if (isWordChar(lower[i - 1]) || isWordChar(lower[i + n.length])) continue;
+      lower = `${lower.slice(0, i)}${' '.repeat(n.length)}${lower.slice(i + n.length)}`;
+    }
   }
-  return s.toLowerCase().replace(/\s+/g, ' ');
+  return lower.replace(/\s+/g, ' ');
 }
 
 function hits(text: string, cues: readonly RegExp[]): string[] {

@@ -11,9 +11,7 @@ import { parseObo } from './obo.ts';
 const DOID = fileURLToPath(new URL('./fixtures/sources/doid/', import.meta.url));
 const read = (p: string) => readFileSync(`${DOID}${p}`, 'utf8');
 
-function fixtureInputs(
-  override: Partial<Record<'humanDo' | 'ncit' | 'cancer', string>> = {},
-): DoInputs {
+function fixtureInputs(override: Partial<Record<'humanDo' | 'ncit' | 'cancer', string>> = {}): DoInputs {
   const obo = (
     source: 'do-ncit-subset' | 'do-cancer-slim' | 'do-rare-slim' | 'do-2016',
     file: string,

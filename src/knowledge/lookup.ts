@@ -28,7 +28,11 @@ export class DiseaseIndex {
       m.set(k, l);
     };
     for (const c of d.codes.doid) push(this.byCode, c.toUpperCase());
-    for (const c of d.codes.oncotree) push(this.byCode, `ONCOTREE:${c}`.toUpperCase());
+    for (const c of d.codes.oncotree) {
+      push(this.byCode, `ONCOTREE:${c}`.toUpperCase());
+      // OncoTree codes are what oncologists type ("LUAD"), so they work without the prefix too.
+      push(this.byCode, c.toUpperCase());
+    }
     for (const c of d.codes.ncit) push(this.byCode, `NCIT:${c}`.toUpperCase());
     for (const c of d.codes.umls) push(this.byCode, `UMLS:${c}`.toUpperCase());
     for (const a of d.attributes)

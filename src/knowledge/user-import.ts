@@ -12,13 +12,14 @@ import { AttributeSet } from './attributes.ts';
 import { SourceError } from './errors.ts';
 import { parseLocatedJson, type JsonValue, type LocatedJson } from './located-json.ts';
 import { DiseaseIndex } from './lookup.ts';
-import { compareText, nameKey } from './normalise.ts';
+import { cleanText, compareText, nameKey } from './normalise.ts';
 import {
   ATTRIBUTE_KINDS,
   countTree,
   type AttributeKind,
   type Disease,
   type KnowledgeTree,
+  type Provenance,
 } from './schema.ts';
 import { parseTsv } from './tsv.ts';
 
@@ -200,8 +201,14 @@ export function applyImport(
     next.tissues.find((t) => t.id === v || t.id === v.toUpperCase() || nameKey(t.name) === nameKey(v));
   const sourceId = `user:${basename(input.file)}`;
   const sets = new Map<Disease, AttributeSet>();
-  const created: Disease[] = [];
+  // New diseases: the label they were referred by and the name a `name` record gave them.
+  const created = new Map<Disease, { label: string | undefined; name?: string; provenance: Provenance }>();
   const createdByRef = new Map<string, Disease>();
+  const provenanceOf = (rec: ImportRecord): Provenance => ({
+    source: sourceId,
+    ref: rec.source ? `${rec.ref} (${rec.source})` : rec.ref,
+    licence: rec.licence ?? options.licence ?? 'user-supplied',
+  });
   const report: ImportReport = { added: 0, merged: 0, skipped: 0, createdDiseases: [] };
 
   const setOf = (d: Disease) => {
@@ -240,7 +247,7 @@ export function applyImport(
               .toLowerCase()
               .replace(/[^a-z0-9]+/g, '-')
               .replace(/^-|-$/g, '')}`,
-        name: idLike ? '' : rec.disease,
+        name: '',
         parent: null,
         children: [],
         placedBy: `user ${basename(input.file)}`,
@@ -250,15 +257,9 @@ export function applyImport(
       if (index.resolve(disease.id))
         err('disease', `new disease would take the id ${disease.id}, which is already in use`);
       tissue?.diseases.push(disease);
-      created.push(disease);
+      created.set(disease, { label: idLike ? undefined : rec.disease, provenance: provenanceOf(rec) });
       createdByRef.set(rec.disease, disease);
       index.add(disease, tissue?.id ?? '');
-      if (!idLike)
-        setOf(disease).add('name', rec.disease, {
-          source: sourceId,
-          ref: rec.ref,
-          licence: rec.licence ?? options.licence ?? 'user-supplied',
-        });
     }
     if (!disease) {
       if (options.skipUnknown) {
@@ -271,38 +272,39 @@ export function applyImport(
       );
     }
     if (rec.kind === 'name') {
-      if (!created.includes(disease))
-        err(
+      const fresh = created.get(disease);
+      if (!fresh)
+        return err(
           'kind',
           `${disease.id} already has its name ${JSON.stringify(disease.name)}; import other names as synonyms`,
         );
-      if (disease.name !== '' && nameKey(disease.name) !== nameKey(rec.text))
+      if (fresh.name !== undefined && nameKey(fresh.name) !== nameKey(rec.text))
         err('kind', `${disease.id} was given two names`);
-      disease.name = rec.text.replace(/\s+/g, ' ').trim();
+      fresh.name = rec.text.replace(/\s+/g, ' ').trim();
+      fresh.provenance = provenanceOf(rec);
+      continue;
     }
-    const provenance = {
-      source: sourceId,
-      ref: rec.source ? `${rec.ref} (${rec.source})` : rec.ref,
-      licence: rec.licence ?? options.licence ?? 'user-supplied',
-    };
-    if (setOf(disease).add(rec.kind, rec.text, provenance)) report.added++;
+    if (setOf(disease).add(rec.kind, rec.text, provenanceOf(rec))) report.added++;
     else report.merged++;
   }
 
-  for (const d of created) {
-    if (d.name === '')
+  for (const [d, fresh] of created) {
+    const name = fresh.name ?? fresh.label;
+    if (name === undefined)
       throw new SourceError(
         { file: input.file, line: 0, field: 'kind' },
         `new disease ${d.id} has no record of kind name`,
       );
+    d.name = cleanText(name);
+    const set = setOf(d);
+    set.add('name', name, fresh.provenance);
+    // Referred to by one label and named another: the label is a synonym.
+    if (fresh.label !== undefined && fresh.name !== undefined)
+      set.add('synonym', fresh.label, fresh.provenance);
   }
   for (const [d, s] of sets) d.attributes = s.list();
-  for (const d of created) {
-    const name = d.attributes.find((a) => a.kind === 'name');
-    if (name) d.name = name.text;
-  }
   for (const t of next.tissues) t.diseases.sort((a, b) => compareText(a.id, b.id));
-  report.createdDiseases = created.map((d) => d.id).sort(compareText);
+  report.createdDiseases = [...created.keys()].map((d) => d.id).sort(compareText);
 
   const licences = [
     ...new Set(input.records.map((r) => r.licence ?? options.licence ?? 'user-supplied')),
