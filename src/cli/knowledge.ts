@@ -198,7 +198,7 @@ export function registerKnowledgeCommands(program: Command): void {
         return;
       }
       for (const p of r) {
-        if (p.match === 'exact' && p.disease)
+        if (p.disease)
           out(
             `${p.className} → ${p.disease.id} [${p.disease.tissue}]: ${p.synonyms.join(' | ') || '(no synonyms)'}`,
           );

@@ -120,8 +120,12 @@ describe('mergeDoTerms', () => {
     // HumanDO.tsv (line 6), which closes DOID:1324 → DOID:162 → DOID:3910 → DOID:3908 → DOID:1324.
     assert.equal(
       err.message,
-      'HumanDO.tsv:6: field "subClassOf": cycle in the disease hierarchy: DOID:1324 → DOID:162 → DOID:3910 → DOID:3908 → DOID:1324',
+      'HumanDO.tsv:6: field "subClassOf": cycle in the disease hierarchy: DOID:1324 → DOID:162 → DOID:3910 → DOID:3908 → DOID:1324' +
+        ' (DOID:1324 → DOID:162 at HumanDO.tsv:5; DOID:162 → DOID:3910 at current/NCIthesaurus.obo:9;' +
+        ' DOID:3910 → DOID:3908 at HumanDO.tsv:7; DOID:3908 → DOID:1324 at HumanDO.tsv:6)',
     );
+    // The injected edge is among those listed, at its own line.
+    assert.equal(cyclic.split('\n')[8], 'is_a: DOID:3910 ! lung adenocarcinoma');
     assert.match(read('current/HumanDO.tsv').split('\n')[5] ?? '', /^"DOID:3908"\t.*\t"lung cancer"$/);
   });
 

@@ -226,9 +226,14 @@ export function checkAcyclic(terms: ReadonlyMap<string, DoTerm>): void {
       const s = state.get(edge.parent);
       if (s === 1) {
         const cycle = [...path.slice(path.indexOf(edge.parent)), edge.parent];
+        // Every edge of the cycle with its place: the wrong one may be in another file.
+        const places = cycle.slice(0, -1).map((child, k) => {
+          const e = terms.get(child)?.parents.find((x) => x.parent === cycle[k + 1]);
+          return e ? `${child} → ${e.parent} at ${e.file}:${e.line}` : `${child} → ${cycle[k + 1] ?? ''}`;
+        });
         throw new SourceError(
           { file: edge.file, line: edge.line, field: edge.field },
-          `cycle in the disease hierarchy: ${cycle.join(' → ')}`,
+          `cycle in the disease hierarchy: ${cycle.join(' → ')} (${places.join('; ')})`,
         );
       }
       if (s === undefined) {

@@ -4,10 +4,20 @@
 import { nameKey } from './normalise.ts';
 import type { Disease, KnowledgeTree } from './schema.ts';
 
+const FILLER_WORDS = new Set(['the', 'of', 'a', 'an']);
+
+export function wordsKey(text: string): string {
+  return [...new Set(nameKey(text).split(' '))]
+    .filter((w) => w !== '' && !FILLER_WORDS.has(w))
+    .sort()
+    .join(' ');
+}
+
 export class DiseaseIndex {
   private readonly byId = new Map<string, Disease>();
   private readonly byCode = new Map<string, Disease[]>();
   private readonly byName = new Map<string, Disease[]>();
+  private readonly byWords = new Map<string, Disease[]>();
 
   private readonly tissueOf = new Map<Disease, string>();
 
@@ -35,8 +45,22 @@ export class DiseaseIndex {
     }
     for (const c of d.codes.ncit) push(this.byCode, `NCIT:${c}`.toUpperCase());
     for (const c of d.codes.umls) push(this.byCode, `UMLS:${c}`.toUpperCase());
-    for (const a of d.attributes)
-      if (a.kind === 'name' || a.kind === 'synonym') push(this.byName, nameKey(a.text));
+    for (const a of d.attributes) {
+      if (a.kind !== 'name' && a.kind !== 'synonym') continue;
+      push(this.byName, nameKey(a.text));
+      push(this.byWords, wordsKey(a.text));
+    }
+  }
+
+  /**
+   * Looser than resolve(): the same words in any order, without articles and "of"
+   * ("adenocarcinoma of the lung" = "lung adenocarcinoma"). For prompt class names, which are
+   * phrased freely; not for imports, where a wrong match would put text under the wrong disease.
+   */
+  resolveWords(ref: string): Disease | Disease[] | undefined {
+    const found = this.byWords.get(wordsKey(ref));
+    if (!found) return undefined;
+    return found.length === 1 ? found[0] : found;
   }
 
   /** The disease a reference names; undefined when none; the candidates when several. */

@@ -85,6 +85,11 @@ describe('queries', () => {
     assert.equal(tumour?.match, 'none');
     assert.deepEqual(tumour?.synonyms, []);
     assert.equal(promptSynonyms(tree, ['NSCLC'], 2)[0]?.synonyms.length, 2);
+    // Freely phrased: the same words in another order, without "the" and "of".
+    const [lusc] = promptSynonyms(tree, ['Squamous-cell carcinoma of the lung']);
+    assert.equal(lusc?.match, 'words');
+    assert.equal(lusc?.disease?.id, 'ONCOTREE:LUSC');
+    assert.deepEqual(lusc?.synonyms, ['Lung Squamous Cell Carcinoma', 'squamous cell carcinoma of lung']);
   });
 
   it('reads the class names of a KEP prompt file', () => {

@@ -204,11 +204,12 @@ export function searchTree(tree: KnowledgeTree, query: string, limit = 10): Sear
 
 export interface PromptSynonyms {
   className: string;
-  match: 'exact' | 'none' | 'ambiguous';
+  /** exact: a name or synonym up to case and punctuation; words: the same words in another order. */
+  match: 'exact' | 'words' | 'none' | 'ambiguous';
   disease?: { id: string; name: string; tissue: string };
   /** The disease's name first, then its synonyms, without the class name itself. */
   synonyms: string[];
-  /** Closest diseases by search, when there is no exact match. */
+  /** Closest diseases by search, when there is no match. */
   suggestions?: { id: string; name: string; score: number }[];
 }
 
@@ -219,7 +220,12 @@ export function promptSynonyms(
 ): PromptSynonyms[] {
   const index = new DiseaseIndex(tree);
   return classNames.map((className) => {
-    const r = index.resolve(className);
+    let match: PromptSynonyms['match'] = 'exact';
+    let r = index.resolve(className);
+    if (!r) {
+      r = index.resolveWords(className);
+      match = 'words';
+    }
     if (!r || Array.isArray(r)) {
       const out: PromptSynonyms = {
         className,
@@ -234,12 +240,7 @@ export function promptSynonyms(
       .filter((a) => (a.kind === 'name' || a.kind === 'synonym') && nameKey(a.text) !== own)
       .map((a) => a.text)
       .slice(0, max);
-    return {
-      className,
-      match: 'exact',
-      disease: { id: r.id, name: r.name, tissue: index.tissue(r) ?? '' },
-      synonyms,
-    };
+    return { className, match, disease: { id: r.id, name: r.name, tissue: index.tissue(r) ?? '' }, synonyms };
   });
 }
 
