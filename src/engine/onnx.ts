@@ -64,7 +64,8 @@ export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): Seria
       attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)),
     }));
   for (const [name, t] of outputs)
-    if (r(t.name) !== name) nodes.push({ name: `output_${name}`, opType: 'Identity', input: [r(t.name)], output: [name] });
+    if (r(t.name) !== name)
+      nodes.push({ name: `output_${name}`, opType: 'Identity', input: [r(t.name)], output: [name] });
 
   const initializer: P.ITensorProto[] = [];
   for (const [name, c] of graph.constants) if (needed.has(name)) initializer.push(tensorProto(name, c));
