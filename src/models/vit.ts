@@ -14,8 +14,14 @@ export interface VitConfig {
   heads: number;
   mlpDim: number;
   eps: number;
-  /** Classifier head on the pooled token; none when 0. */
+  /** Output head on the pooled token (a classifier, or CLIP's projection); none when 0. */
   numClasses: number;
+  /** Bias on the head (false for CLIP's and BiomedCLIP's projections). */
+  headBias?: boolean;
+  /** Bias on the patch-embedding conv (false in OpenAI CLIP). */
+  patchBias?: boolean;
+  /** LayerNorm after the embeddings (CLIP's ln_pre, timm's norm_pre). */
+  preNorm?: boolean;
 }
 
 export const vitConfigs = {
@@ -29,6 +35,45 @@ export const vitConfigs = {
     mlpDim: 3072,
     eps: 1e-6,
     numClasses: 0,
+  },
+  'vit-b-32': {
+    imageSize: 224,
+    patchSize: 32,
+    channels: 3,
+    dim: 768,
+    depth: 12,
+    heads: 12,
+    mlpDim: 3072,
+    eps: 1e-6,
+    numClasses: 0,
+  },
+  /** OpenAI CLIP's ViT-B/32 visual tower (KEP-32): ln_pre, no patch bias, projection to 512 without bias, eps 1e-5. */
+  'clip-vit-b-32': {
+    imageSize: 224,
+    patchSize: 32,
+    channels: 3,
+    dim: 768,
+    depth: 12,
+    heads: 12,
+    mlpDim: 3072,
+    eps: 1e-5,
+    numClasses: 512,
+    headBias: false,
+    patchBias: false,
+    preNorm: true,
+  },
+  /** BiomedCLIP's ViT-B/16 visual tower (KEP-16): timm ViT-B/16 with a 512-d projection without bias. */
+  'biomedclip-vit-b-16': {
+    imageSize: 224,
+    patchSize: 16,
+    channels: 3,
+    dim: 768,
+    depth: 12,
+    heads: 12,
+    mlpDim: 3072,
+    eps: 1e-6,
+    numClasses: 512,
+    headBias: false,
   },
   'vit-s-16': {
     imageSize: 224,
@@ -67,16 +112,15 @@ export function vit(g: Graph, pixels: Tensor, cfg: VitConfig, opts: { training?:
       F.conv2d(
         pixels,
         g.param('weight', [dim, cfg.channels, p, p], truncNormal(0.02)),
-        g.param('bias', [dim], zeros),
-        {
-          stride: [p, p],
-        },
+        cfg.patchBias === false ? undefined : g.param('bias', [dim], zeros),
+        { stride: [p, p] },
       ),
     ),
   );
   const seq = F.transpose(F.reshape(patches, [batch, dim, tokens]), [0, 2, 1]);
   const cls = F.expand(g.param('cls_token', [1, 1, dim], truncNormal(0.02)), [batch, 1, dim]);
   let x = F.add(F.concat([cls, seq], 1), g.param('pos_embed', [1, tokens + 1, dim], truncNormal(0.02)));
+  if (cfg.preNorm) x = layerNorm(g, 'norm_pre', x, dim, cfg.eps);
   for (let i = 0; i < cfg.depth; i++)
     x = vitBlock(g, `blocks.${i}`, x, {
       dim,
@@ -87,5 +131,9 @@ export function vit(g: Graph, pixels: Tensor, cfg: VitConfig, opts: { training?:
     });
   x = layerNorm(g, 'norm', x, dim, cfg.eps);
   const pooled = F.reshape(F.slice(x, { axis: 1, start: 0, end: 1 }), [batch, dim]);
-  return cfg.numClasses > 0 ? linear(g, 'head', pooled, dim, cfg.numClasses, vitLinearInit) : pooled;
+  if (cfg.numClasses === 0) return pooled;
+  return linear(g, 'head', pooled, dim, cfg.numClasses, {
+    ...vitLinearInit,
+    ...(cfg.headBias === false ? { bias: false } : {}),
+  });
 }
