@@ -339,6 +339,21 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, start = 0): Un
       case 0x56: // UNICODE (protocol 0, raw-unicode-escape; plain ASCII is what occurs)
         push(line());
         break;
+      case 0x53: {
+        // STRING (protocol 0): a quoted Python literal; the escapes repr() writes are undone.
+        const raw = line();
+        const q = raw[0];
+        if (raw.length < 2 || (q !== "'" && q !== '"') || raw[raw.length - 1] !== q) fail('bad STRING');
+        const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"' };
+        push(
+          raw
+            .slice(1, -1)
+            .replace(/\\(x[0-9a-fA-F]{2}|.)/g, (_, e: string) =>
+              e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : (escapes[e] ?? `\\${e}`),
+            ),
+        );
+        break;
+      }
       // Python 2 str: decoded as UTF-8, torch.load's default `encoding`.
       case 0x55: // SHORT_BINSTRING
         push(utf8(take(u8())));

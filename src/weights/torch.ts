@@ -455,6 +455,9 @@ function selectTensors(top: PyValue, source: string, opts: TorchLoadOptions): Se
     if (isTensor(v)) refs.push([name, v]);
     else skipped.push(`${name}: ${describe(v)}`);
   }
+  if (refs.length === 0 && dict.size > 0) {
+    throw new CheckpointError(source, `"${path}" holds no tensors (${skipped.slice(0, 5).join('; ')})`);
+  }
   return { top, container: path, refs, skipped };
 }
 
@@ -499,7 +502,14 @@ function finish(
 async function collect(stream: Readable): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  // A fresh buffer of its own: Buffer.concat may hand out a slice of a shared pool.
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
 
 async function readZip(path: string, fd: number, opts: TorchLoadOptions): Promise<TorchCheckpoint> {
