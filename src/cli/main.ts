@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerDemoCommand } from './demo.ts';
 import { registerKnowledgeCommands } from './knowledge.ts';
+import { registerModelCommands } from './models.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerKnowledgeCommands(program);
   registerDemoCommand(program);
+  registerModelCommands(program);
   return program;
 }
 

@@ -1,0 +1,58 @@
+// Parameter values for a registered model: from a checkpoint in its own format through the model's
+// key map, or from the seeded initialisers when no weights are given.
+import type { Graph } from '../engine/graph.ts';
+import { Rng, initialize } from '../engine/init.ts';
+import { toFloat32 } from '../engine/safetensors.ts';
+import { KEY_MAPS, type KeyMap, type LoadReport, applyKeyMap } from '../weights/keymaps.ts';
+import { loadStateDict } from '../weights/load.ts';
+
+/** kep's own files (checkpoints and exports) use kep's names; optimiser moments are not weights. */
+const KEP_NATIVE: KeyMap = {
+  name: 'kep',
+  rules: [{ from: '{name*}', to: '{name*}' }],
+  ignore: ['optimizer.{name*}'],
+};
+
+export function keyMapNamed(name: string): KeyMap {
+  if (name === 'kep') return KEP_NATIVE;
+  const map = KEY_MAPS[name];
+  if (!map) throw new Error(`unknown key map "${name}"; known: kep, ${Object.keys(KEY_MAPS).join(', ')}`);
+  return map;
+}
+
+export interface ParamValues {
+  values: Map<string, Float32Array>;
+  report?: LoadReport;
+  /** True when every parameter came from the initialisers (nothing pretrained). */
+  untrained: boolean;
+}
+
+export async function parameterValues(
+  g: Graph,
+  opts: { weights?: string; keyMap?: string; strict?: boolean; seed?: number } = {},
+): Promise<ParamValues> {
+  const values = new Map<string, Float32Array>();
+  const init = (name: string): Float32Array => {
+    const p = g.params.get(name)!;
+    return initialize(
+      p.init,
+      p.shape.reduce((a, b) => a * b, 1),
+      new Rng(opts.seed ?? 0, p.name),
+    );
+  };
+  if (!opts.weights) {
+    for (const name of g.params.keys()) values.set(name, init(name));
+    return { values, untrained: true };
+  }
+  const loaded = await loadStateDict(opts.weights);
+  const expected = new Map([...g.params.values()].map((p) => [p.name, p.shape]));
+  const { tensors, report } = applyKeyMap(loaded.tensors, keyMapNamed(opts.keyMap ?? 'kep'), expected, {
+    strict: opts.strict ?? true,
+    source: opts.weights,
+  });
+  for (const name of g.params.keys()) {
+    const t = tensors.get(name);
+    values.set(name, t ? toFloat32(t, { convert: true }) : init(name));
+  }
+  return { values, report, untrained: false };
+}

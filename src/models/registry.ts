@@ -1,0 +1,228 @@
+// Named models in the spirit of open_clip: an architecture config, and a pretrained config that
+// carries what using the weights needs (preprocessing, tokenizer length, the key map of the
+// checkpoint's own format, where the weights come from).
+import type { Graph, Tensor } from '../engine/graph.ts';
+import { type BertConfig, bert, bertConfigs } from './bert.ts';
+import { type KepConfig, encodeImage, encodeText } from './kep.ts';
+import { type SwinConfig, swin, swinConfigs } from './swin.ts';
+import { type VitConfig, vit, vitConfigs } from './vit.ts';
+
+export interface ImagePreprocessing {
+  size: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  interpolation: 'bicubic' | 'bilinear';
+}
+
+export const OPENAI_CLIP_NORM = {
+  mean: [0.48145466, 0.4578275, 0.40821073],
+  std: [0.26862954, 0.26130258, 0.27577711],
+} as const;
+export const IMAGENET_NORM = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } as const;
+
+export type ModelEntry =
+  | {
+      name: string;
+      kind: 'vit';
+      config: VitConfig;
+      preprocess: ImagePreprocessing;
+      keyMap: string;
+      description: string;
+    }
+  | {
+      name: string;
+      kind: 'swin';
+      config: SwinConfig;
+      preprocess: ImagePreprocessing;
+      keyMap: string;
+      description: string;
+    }
+  | { name: string; kind: 'bert'; config: BertConfig; maxLength: number; keyMap: string; description: string }
+  | {
+      name: string;
+      kind: 'kep';
+      config: KepConfig;
+      preprocess: ImagePreprocessing;
+      maxLength: number;
+      keyMap: string;
+      description: string;
+    };
+
+const clipPre: ImagePreprocessing = {
+  size: 224,
+  ...OPENAI_CLIP_NORM,
+  interpolation: 'bicubic',
+} as ImagePreprocessing;
+const imagenetPre: ImagePreprocessing = {
+  size: 224,
+  ...IMAGENET_NORM,
+  interpolation: 'bicubic',
+} as ImagePreprocessing;
+
+const kep = (image: KepConfig['image'], text: BertConfig = bertConfigs['bert-base']): KepConfig => ({
+  image,
+  text,
+  embedDim: 512,
+  initialScale: 25,
+});
+
+const entries: ModelEntry[] = [
+  {
+    name: 'vit-b-16',
+    kind: 'vit',
+    config: vitConfigs['vit-b-16'],
+    preprocess: imagenetPre,
+    keyMap: 'timm-vit',
+    description: 'ViT-B/16, class-token features (768)',
+  },
+  {
+    name: 'vit-b-32',
+    kind: 'vit',
+    config: vitConfigs['vit-b-32'],
+    preprocess: imagenetPre,
+    keyMap: 'timm-vit',
+    description: 'ViT-B/32, class-token features (768)',
+  },
+  {
+    name: 'vit-s-16',
+    kind: 'vit',
+    config: vitConfigs['vit-s-16'],
+    preprocess: imagenetPre,
+    keyMap: 'timm-vit',
+    description: 'ViT-S/16, class-token features (384)',
+  },
+  {
+    name: 'vit-tiny-16',
+    kind: 'vit',
+    config: vitConfigs['vit-tiny-16'],
+    preprocess: { ...imagenetPre, size: 32 },
+    keyMap: 'timm-vit',
+    description: 'test-sized ViT (32 px, 2 blocks, dim 32)',
+  },
+  {
+    name: 'clip-vit-b-32',
+    kind: 'vit',
+    config: vitConfigs['clip-vit-b-32'],
+    preprocess: clipPre,
+    keyMap: 'openai-clip-visual',
+    description: 'OpenAI CLIP ViT-B/32 visual tower, 512-d projection',
+  },
+  {
+    name: 'biomedclip-vit-b-16',
+    kind: 'vit',
+    config: vitConfigs['biomedclip-vit-b-16'],
+    preprocess: clipPre,
+    keyMap: 'timm-vit',
+    description: "BiomedCLIP's ViT-B/16 visual tower, 512-d projection",
+  },
+  {
+    name: 'ctranspath',
+    kind: 'swin',
+    config: swinConfigs.ctranspath,
+    preprocess: imagenetPre,
+    keyMap: 'timm-swin',
+    description: 'CTransPath: Swin-T with a conv stem, mean-pooled 768-d features',
+  },
+  {
+    name: 'swin-t',
+    kind: 'swin',
+    config: swinConfigs['swin-t'],
+    preprocess: imagenetPre,
+    keyMap: 'timm-swin',
+    description: 'Swin-T, mean-pooled 768-d features',
+  },
+  {
+    name: 'bert-base',
+    kind: 'bert',
+    config: bertConfigs['bert-base'],
+    maxLength: 256,
+    keyMap: 'hf-bert',
+    description: 'BERT-base (PubMedBERT/BiomedBERT shape), pooler output',
+  },
+  {
+    name: 'bert-small',
+    kind: 'bert',
+    config: bertConfigs['bert-small'],
+    maxLength: 256,
+    keyMap: 'hf-bert',
+    description: 'BERT with 4 layers, hidden 256: the knowledge encoder that fits a laptop',
+  },
+  {
+    name: 'kep-32',
+    kind: 'kep',
+    config: kep({ kind: 'vit', config: vitConfigs['clip-vit-b-32'] }),
+    preprocess: clipPre,
+    maxLength: 256,
+    keyMap: 'kep-clip',
+    description: 'KEP-32: CLIP ViT-B/32 image tower + BERT-base text tower',
+  },
+  {
+    name: 'kep-16',
+    kind: 'kep',
+    config: kep({ kind: 'vit', config: vitConfigs['biomedclip-vit-b-16'] }),
+    preprocess: clipPre,
+    maxLength: 256,
+    keyMap: 'kep-vit',
+    description: "KEP-16: BiomedCLIP's ViT-B/16 image tower + BERT-base text tower",
+  },
+  {
+    name: 'kep-ctp',
+    kind: 'kep',
+    config: kep({ kind: 'swin', config: swinConfigs.ctranspath }),
+    preprocess: imagenetPre,
+    maxLength: 256,
+    keyMap: 'kep-ctranspath',
+    description: 'KEP-CTP: CTransPath image tower + BERT-base text tower',
+  },
+  {
+    name: 'kep-tiny',
+    kind: 'kep',
+    config: {
+      ...kep(
+        { kind: 'vit', config: vitConfigs['vit-tiny-16'] },
+        {
+          ...bertConfigs['bert-small'],
+          vocabSize: 1000,
+          layers: 2,
+          hidden: 32,
+          heads: 2,
+          intermediate: 64,
+          maxPositions: 64,
+        },
+      ),
+      embedDim: 16,
+    },
+    preprocess: { ...imagenetPre, size: 32 },
+    maxLength: 64,
+    keyMap: 'kep-vit',
+    description: 'test-sized KEP model',
+  },
+];
+
+export const registry: ReadonlyMap<string, ModelEntry> = new Map(entries.map((e) => [e.name, e]));
+
+export function getModel(name: string): ModelEntry {
+  const e = registry.get(name);
+  if (!e) throw new Error(`unknown model "${name}"; known: ${[...registry.keys()].join(', ')}`);
+  return e;
+}
+
+/** The graph builders of a model's towers: image features and/or text features. */
+export function towers(entry: ModelEntry): {
+  image?: (g: Graph, pixels: Tensor) => Tensor;
+  text?: (g: Graph, ids: Tensor, mask: Tensor) => Tensor;
+} {
+  switch (entry.kind) {
+    case 'vit':
+      return { image: (g, x) => vit(g, x, entry.config) };
+    case 'swin':
+      return { image: (g, x) => swin(g, x, entry.config) };
+    case 'bert':
+      return { text: (g, ids, mask) => bert(g, ids, mask, entry.config).pooled };
+    case 'kep':
+      return {
+        image: (g, x) => encodeImage(g, x, entry.config),
+        text: (g, ids, mask) => encodeText(g, ids, mask, entry.config),
+      };
+  }
+}
