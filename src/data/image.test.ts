@@ -118,8 +118,12 @@ test('unreadable, corrupt and truncated images fail with an error naming the fil
   const truncated = join(dir, 'truncated.png');
   const png = readFileSync(`${FIXTURES}rgb-97x61.png`);
   writeFileSync(truncated, png.subarray(0, png.length >> 1));
+  const truncatedJpeg = join(dir, 'truncated.jpg');
+  const jpeg = readFileSync(`${FIXTURES}rgb-64x48.jpg`);
+  // libjpeg only warns about a cut-off scan (and would pad it grey); PIL refuses it, and so do we.
+  writeFileSync(truncatedJpeg, jpeg.subarray(0, jpeg.length - 200));
   const missing = join(dir, 'missing.tif');
-  for (const path of [garbage, truncated, missing]) {
+  for (const path of [garbage, truncated, truncatedJpeg, missing]) {
     await assert.rejects(loadImage(path), (err: unknown) => {
       assert.ok(err instanceof ImageDecodeError);
       assert.equal(err.source, path);
