@@ -4,7 +4,7 @@
 // lower-casing, lower-casing is per code point (no final-sigma rule), and whitespace is Unicode
 // White_Space. Character classes come from ./unicode-tables.ts, taken from the Rust code itself,
 // because its Unicode tables are older than Node's and \p{...} would disagree on newer code points.
-import { CONTROL, NONSPACING_MARK, PUNCTUATION } from './unicode-tables.ts';
+import { CONTROL, NFD_KEEP, NONSPACING_MARK, PUNCTUATION } from './unicode-tables.ts';
 
 export interface NormalizerOptions {
   /** Drop control/format characters, NUL and U+FFFD; map every whitespace character to ' '. */
@@ -70,7 +70,7 @@ export function normalize(text: string, o: NormalizerOptions): string {
   }
   if (o.stripAccents) {
     let stripped = '';
-    for (const ch of out.normalize('NFD')) if (!inRanges(NONSPACING_MARK, ch.codePointAt(0)!)) stripped += ch;
+    for (const ch of nfd(out)) if (!inRanges(NONSPACING_MARK, ch.codePointAt(0)!)) stripped += ch;
     out = stripped;
   }
   if (o.lowercase) {
@@ -79,6 +79,22 @@ export function normalize(text: string, o: NormalizerOptions): string {
     out = lower;
   }
   return out;
+}
+
+/** NFD as HF's (older) tables have it: code points it does not decompose stay whole. They are all
+ * starters, so normalising the text between them separately gives the same result. */
+function nfd(text: string): string {
+  let out = '';
+  let from = 0;
+  let i = 0;
+  for (const ch of text) {
+    if (inRanges(NFD_KEEP, ch.codePointAt(0)!)) {
+      out += text.slice(from, i).normalize('NFD') + ch;
+      from = i + ch.length;
+    }
+    i += ch.length;
+  }
+  return out + text.slice(from).normalize('NFD');
 }
 
 /** Splits on whitespace (dropped) and isolates every punctuation character as its own word. */
