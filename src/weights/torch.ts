@@ -171,6 +171,9 @@ function hooksFor(source: string, opts: TorchLoadOptions): UnpickleHooks {
       if (DANGEROUS.test(name)) {
         return 'This is how a malicious pickle runs code: do not open the file with torch.load (without weights_only=True) either';
       }
+      if (name.startsWith('__torch__.')) {
+        return 'This is a TorchScript archive (torch.jit.save); load it in Python with torch.jit.load and save its state_dict()';
+      }
       if (
         name.startsWith('torch.nn.') ||
         name.startsWith('__main__.') ||
