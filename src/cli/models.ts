@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { Graph } from '../engine/graph.ts';
 import { serializeGraph } from '../engine/onnx.ts';
-import { parameterValues } from '../models/load-weights.ts';
+import { parameterValues } from '../weights/model-weights.ts';
 import { type ModelEntry, getModel, registry, towers } from '../models/registry.ts';
 import { formatLoadReport } from '../weights/keymaps.ts';
 import { writeFileAtomic } from '../util/atomic.ts';

@@ -3,8 +3,8 @@
 import type { Graph } from '../engine/graph.ts';
 import { Rng, initialize } from '../engine/init.ts';
 import { toFloat32 } from '../engine/safetensors.ts';
-import { KEY_MAPS, type KeyMap, type LoadReport, applyKeyMap } from '../weights/keymaps.ts';
-import { loadStateDict } from '../weights/load.ts';
+import { KEY_MAPS, type KeyMap, type LoadReport, applyKeyMap } from './keymaps.ts';
+import { loadStateDict } from './load.ts';
 
 /** kep's own files (checkpoints and exports) use kep's names; optimiser moments are not weights. */
 const KEP_NATIVE: KeyMap = {
