@@ -83,3 +83,32 @@ test('BERT-base with padding matches PyTorch (pooled and [CLS] hidden state)', a
   };
   assertClose(await run(g, feeds, 'pooled'), toFloat32(fx.tensors.get('result.pooled')!), 1e-4, 'pooled');
 });
+
+test('a torch.save checkpoint loads through the timm Swin key map and reproduces PyTorch', async () => {
+  const { loadStateDict } = await import('../weights/load.ts');
+  const { applyKeyMap, KEY_MAPS } = await import('../weights/keymaps.ts');
+  const path = fileURLToPath(new URL('../../test/fixtures/models/swin-tiny-test.pth', import.meta.url));
+  const g = new Graph('swin-from-checkpoint');
+  const x = g.input('pixels', 'float32', ['batch', 3, 32, 32]);
+  g.output('features', swin(g, x, swinConfigs['swin-tiny-test']));
+  const loaded = await loadStateDict(path);
+  const expected = new Map([...g.params.values()].map((p) => [p.name, p.shape]));
+  const { tensors, report } = applyKeyMap(loaded.tensors, KEY_MAPS['timm-swin']!, expected, {
+    strict: true,
+    source: path,
+  });
+  assert.equal(report.missing.length, 0);
+  assert.equal(report.loaded, g.params.size);
+  const paramData = new Map(
+    [...g.params.keys()].map((k) => [k, toFloat32(tensors.get(k)!, { convert: true })]),
+  );
+  const session = await compile(g, { paramData, outputs: ['features'] });
+  const got = (await session.run({ pixels: pixels(2, 32) })).features!.data as Float32Array;
+  await session.release();
+  assertClose(
+    got,
+    toFloat32(fixture('swin-tiny-test').tensors.get('result.features')!),
+    1e-4,
+    'swin-tiny-test from .pth',
+  );
+});

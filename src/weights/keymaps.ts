@@ -154,8 +154,9 @@ export const TIMM_SWIN: KeyMap = {
   strip: ['module.', 'model.'],
   prefixes: [''],
   rules: [IDENTITY],
-  // Buffers, recomputed from the config rather than loaded.
-  ignore: ['{x*}.relative_position_index', '{x*}.attn_mask'],
+  // Buffers recomputed from the config rather than loaded; BatchNorm's step counter (CTransPath's
+  // conv stem) plays no part in inference.
+  ignore: ['{x*}.relative_position_index', '{x*}.attn_mask', '{x*}.num_batches_tracked'],
 };
 
 /** Rules of `map` moved under `from` in the source and `to` in kep's names. */
