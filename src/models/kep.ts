@@ -40,15 +40,25 @@ export function encodeImage(g: Graph, pixels: Tensor, cfg: KepConfig): Tensor {
   return F.l2Normalize(mlpHead(g, 'image_head', features, imageFeatureDim(cfg.image), cfg.embedDim));
 }
 
-/** L2-normalised text embeddings; `tower` is 'text' or the frozen 'knowledge' copy. */
+export interface TextEncoderConfig {
+  text: BertConfig;
+  embedDim: number;
+}
+
+/**
+ * L2-normalised text embeddings: BERT → pooler → Linear→GELU→Linear. This is the knowledge
+ * encoder of S1 and KEP's text tower; `tower` is 'text', or 'knowledge' for S2's frozen copy, so an
+ * S1 checkpoint initialises both by name.
+ */
 export function encodeText(
   g: Graph,
   ids: Tensor,
   mask: Tensor,
-  cfg: KepConfig,
+  cfg: TextEncoderConfig,
   tower: 'text' | 'knowledge' = 'text',
+  opts: { training?: boolean; dropout?: number } = {},
 ): Tensor {
-  const { pooled } = g.scope(tower, () => bert(g, ids, mask, cfg.text));
+  const { pooled } = g.scope(tower, () => bert(g, ids, mask, cfg.text, opts));
   return F.l2Normalize(mlpHead(g, `${tower}_head`, pooled, cfg.text.hidden, cfg.embedDim));
 }
 
