@@ -112,3 +112,24 @@ test('reid over cosine scores: identical texts tie, and the tie goes against the
   assert.equal(m.rank2, 1);
   close(m.mAP, 0.5);
 });
+
+test('cosine rows match a direct computation past the blocks of four, with exact ties for equal rows', () => {
+  const d = 3;
+  const gallery = [
+    [1, 2, 3],
+    [-1, 0.5, 2],
+    [0.3, -0.7, 0.1],
+    [4, 4, -1],
+    [1, 2, 3], // equal to row 0, but scored outside the block of four
+    [2, 0, 1],
+  ];
+  const query = [0.5, -1, 2];
+  const row = new Float64Array(gallery.length);
+  cosineScores(new Float32Array(query), new Float32Array(gallery.flat()), d)(0, row);
+  const norm = (v: number[]) => Math.hypot(...v);
+  gallery.forEach((g, i) => {
+    const cos = g.reduce((s, x, k) => s + x * query[k]!, 0) / (norm(g) * norm(query));
+    close(row[i]!, cos, 1e-6);
+  });
+  assert.equal(row[4], row[0]);
+});
