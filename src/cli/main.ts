@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { registerDemoCommand } from './demo.ts';
 import { registerKnowledgeCommands } from './knowledge.ts';
 import { registerModelCommands } from './models.ts';
+import { registerTrainCommands } from './train.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerKnowledgeCommands(program);
   registerDemoCommand(program);
   registerModelCommands(program);
+  registerTrainCommands(program);
   return program;
 }
 

@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildProgram } from '../cli/main.ts';
+import { KnowledgeEncoder, knowledgeConfigSchema, trainKnowledgeEncoder } from './knowledge.ts';
+import type { TrainingSample } from './samples.ts';
+
+// A small synthetic corpus: 40 "diseases", each a name, synonyms and a definition built from its
+// own words, so that a tiny encoder has something learnable within a few steps.
+function corpus(): TrainingSample[] {
+  const roots = ['adeno', 'sarco', 'lympho', 'melano', 'glio', 'blasto', 'fibro', 'myo', 'osteo', 'chondro'];
+  const sites = ['breast', 'lung', 'kidney', 'liver'];
+  const out: TrainingSample[] = [];
+  for (const r of roots)
+    for (const s of sites) {
+      const label = `D:${r}-${s}`;
+      out.push({ text: `${s} ${r}ma`, label, kind: 'name' });
+      out.push({ text: `${r}ma of the ${s}`, label, kind: 'synonym' });
+      out.push({ text: `${s} ${r}matous tumour`, label, kind: 'synonym' });
+      out.push({ text: `primary ${r}ma arising in the ${s}`, label, kind: 'synonym' });
+      out.push({ text: `A ${r}ma that is located in the ${s}.`, label, kind: 'definition' });
+      out.push({ text: `Sheets of ${r} cells infiltrating ${s} tissue.`, label, kind: 'histology' });
+    }
+  return out;
+}
+
+const tiny = knowledgeConfigSchema.parse({
+  layers: 1,
+  hidden: 32,
+  heads: 2,
+  intermediate: 64,
+  embedDim: 32,
+  maxLength: 24,
+  vocabSize: 300,
+  p: 8,
+  k: 4,
+  steps: 6,
+  evalEvery: 3,
+  checkpointEvery: 3,
+  warmup: 1,
+  lr: 2e-3,
+  heldOut: 0.3,
+  dropout: 0,
+});
+
+test('S1 trains, checkpoints and evaluates a knowledge encoder; the folder reloads and embeds', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kep-s1-'));
+  const run = await trainKnowledgeEncoder(corpus(), dir, tiny);
+  assert.equal(run.summary.lastStep, 6);
+  for (const f of [
+    'vocab.txt',
+    'encoder.json',
+    'metrics.jsonl',
+    'summary.svg',
+    'checkpoints/step-000006.safetensors',
+  ])
+    assert.ok(existsSync(join(dir, f)), f);
+  assert.ok(run.summary.finalEval && 'synonym.rank1' in run.summary.finalEval);
+  const encoder = await KnowledgeEncoder.load(dir);
+  const e = await encoder.embed(['breast adenoma', 'lung gliomatous tumour', 'x']);
+  await encoder.release();
+  assert.equal(e.length, 3 * 32);
+  assert.ok(Math.abs(Math.hypot(...e.subarray(0, 32)) - 1) < 1e-5);
+
+  // The eval CLI's JSON contract, on a file the encoder never saw.
+  const samplesPath = join(dir, 'other.jsonl');
+  writeFileSync(
+    samplesPath,
+    corpus()
+      .slice(0, 60)
+      .map((s) => JSON.stringify(s))
+      .join('\n') + '\n',
+  );
+  let printed = '';
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string) => ((printed += chunk), true)) as typeof process.stdout.write;
+  try {
+    await buildProgram()
+      .exitOverride()
+      .parseAsync(['node', 'kep', 'eval', 'knowledge', '--encoder', dir, '--samples', samplesPath, '--json']);
+  } finally {
+    process.stdout.write = write;
+  }
+  const report = JSON.parse(printed) as {
+    galleries: Record<string, Record<string, number>>;
+    baseline: Record<string, Record<string, number>>;
+  };
+  for (const side of [report.galleries, report.baseline])
+    for (const kind of ['synonym', 'definition', 'histology', 'synonym_prompt']) {
+      const m = side[kind]!;
+      for (const key of ['rank1', 'rank5', 'mAP', 'n'])
+        assert.equal(typeof m[key], 'number', `${kind}.${key}`);
+    }
+});

@@ -1,0 +1,253 @@
+// S1: training the knowledge encoder (../shared/docs/kep-method.md §2). Samples → a held-out split
+// for evaluation → a WordPiece vocabulary built from the training texts (no pretrained vocabulary
+// is reachable here; a pretrained BERT folder brings its own) → P×K batches → BERT → pooler → MLP →
+// L2 norm, trained with AdaSP (or the batch-hard triplet loss), evaluated by re-identification
+// against the BM25 baseline. Everything lands in one folder that `kep eval knowledge` and
+// `kep knowledge link` read back.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { latestCheckpoint, loadCheckpoint } from '../engine/checkpoint.ts';
+import { Graph } from '../engine/graph.ts';
+import { compile, type CompiledGraph, ort } from '../engine/runtime.ts';
+import { Trainer } from '../engine/trainer.ts';
+import { type EvalSets, buildGalleries, evaluate, evaluateLexical } from '../eval/galleries.ts';
+import type { BertConfig } from '../models/bert.ts';
+import { type TextEncoderConfig, encodeText } from '../models/kep.ts';
+import { adaspLoss, tripletLoss } from '../nn/metric-losses.ts';
+import { buildVocabulary, writeVocab } from '../text/vocab-builder.ts';
+import { BertTokenizer } from '../text/wordpiece.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { type LoopSummary, runTraining } from './loop.ts';
+import { PKSampler } from './pk-sampler.ts';
+import { type TrainingSample, groupIdentities } from './samples.ts';
+import { splitForEvaluation } from './split.ts';
+
+export const knowledgeConfigSchema = z.strictObject({
+  layers: z.number().int().positive().default(4),
+  hidden: z.number().int().positive().default(256),
+  heads: z.number().int().positive().default(4),
+  intermediate: z.number().int().positive().default(1024),
+  embedDim: z.number().int().positive().default(512),
+  maxLength: z.number().int().min(8).max(512).default(64),
+  vocabSize: z.number().int().min(200).default(8000),
+  dropout: z.number().min(0).max(0.9).default(0.1),
+  p: z.number().int().positive().default(32),
+  k: z.number().int().min(2).default(8),
+  loss: z.enum(['adasp', 'triplet']).default('adasp'),
+  temperature: z.number().positive().default(0.04),
+  lr: z.number().positive().default(5e-4),
+  warmup: z.number().int().nonnegative().default(100),
+  weightDecay: z.number().nonnegative().default(0.2),
+  steps: z.number().int().positive().default(3000),
+  evalEvery: z.number().int().positive().default(100),
+  checkpointEvery: z.number().int().positive().default(50),
+  heldOut: z.number().min(0).max(0.9).default(0.2),
+  seed: z.number().int().default(0),
+  threads: z.number().int().positive().optional(),
+});
+export type KnowledgeConfig = z.infer<typeof knowledgeConfigSchema>;
+
+const ENCODER_FILE = 'encoder.json';
+const encoderFileSchema = z.strictObject({
+  format: z.literal('kep-knowledge-encoder/1'),
+  config: knowledgeConfigSchema,
+  vocab: z.string(),
+});
+
+function modelConfig(cfg: KnowledgeConfig, vocabSize: number): TextEncoderConfig {
+  const text: BertConfig = {
+    vocabSize,
+    hidden: cfg.hidden,
+    layers: cfg.layers,
+    heads: cfg.heads,
+    intermediate: cfg.intermediate,
+    maxPositions: cfg.maxLength,
+    typeVocabSize: 2,
+    eps: 1e-12,
+  };
+  return { text, embedDim: cfg.embedDim };
+}
+
+/** Tokenised texts as int64 [n, seq] feeds. */
+function feeds(
+  tokenizer: BertTokenizer,
+  texts: string[],
+  maxLength: number,
+): { ids: ort.Tensor; mask: ort.Tensor } {
+  const b = tokenizer.encodeBatch(texts, { maxLength, padding: 'longest', truncation: true });
+  return { ids: new ort.Tensor('int64', b.ids, b.shape), mask: new ort.Tensor('int64', b.mask, b.shape) };
+}
+
+/** Embeddings of many texts, in batches, as one row-major matrix. */
+async function embedAll(
+  run: (f: { ids: ort.Tensor; mask: ort.Tensor }) => Promise<Float32Array>,
+  tokenizer: BertTokenizer,
+  texts: string[],
+  maxLength: number,
+  batch = 256,
+): Promise<Float32Array> {
+  const parts: Float32Array[] = [];
+  for (let i = 0; i < texts.length; i += batch)
+    parts.push(await run(feeds(tokenizer, texts.slice(i, i + batch), maxLength)));
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+export interface KnowledgeRun {
+  summary: LoopSummary;
+  baseline: ReturnType<typeof evaluateLexical>;
+  evalSets: EvalSets;
+}
+
+export async function trainKnowledgeEncoder(
+  samples: TrainingSample[],
+  outDir: string,
+  cfg: KnowledgeConfig,
+  opts: { minutes?: number } = {},
+): Promise<KnowledgeRun> {
+  mkdirSync(outDir, { recursive: true });
+  const split = splitForEvaluation(samples, { fraction: cfg.heldOut, seed: cfg.seed });
+  const evalSets = buildGalleries(split.heldOut, { seed: cfg.seed });
+  const vocabPath = join(outDir, 'vocab.txt');
+  // Built once per output folder, so a resumed run keeps the token ids its checkpoint was trained with.
+  if (!existsSync(vocabPath))
+    writeVocab(
+      vocabPath,
+      buildVocabulary(
+        split.train.map((s) => s.text),
+        { size: cfg.vocabSize },
+      ).tokens,
+    );
+  const tokenizer = BertTokenizer.fromVocabFile(vocabPath);
+  writeFileAtomic(
+    join(outDir, ENCODER_FILE),
+    `${JSON.stringify({ format: 'kep-knowledge-encoder/1', config: cfg, vocab: 'vocab.txt' }, null, 2)}\n`,
+  );
+
+  const grouping = groupIdentities(split.train);
+  const sampler = new PKSampler(grouping.identities, { p: cfg.p, k: cfg.k, seed: cfg.seed });
+  const model = modelConfig(cfg, tokenizer.vocabSize);
+  const trainer = await Trainer.create(
+    (g, mode) => {
+      const ids = g.input('ids', 'int64', ['batch', 'seq']);
+      const mask = g.input('mask', 'int64', ['batch', 'seq']);
+      const emb = encodeText(g, ids, mask, model, 'text', {
+        training: mode === 'train',
+        dropout: cfg.dropout,
+      });
+      if (mode === 'eval') return { outputs: { embedding: emb } };
+      const loss =
+        cfg.loss === 'adasp'
+          ? adaspLoss(emb, cfg.p, cfg.k, { temperature: cfg.temperature })
+          : tripletLoss(emb, cfg.p, cfg.k);
+      return { loss };
+    },
+    {
+      seed: cfg.seed,
+      optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: cfg.weightDecay },
+      ...(cfg.threads ? { runtime: { threads: cfg.threads } } : {}),
+    },
+  );
+  const encode = (texts: string[]): Promise<Float32Array> =>
+    embedAll(
+      async (f) => (await trainer.run(f, ['embedding'])).embedding!.data as Float32Array,
+      tokenizer,
+      texts,
+      cfg.maxLength,
+    );
+  const baseline = evaluateLexical(evalSets);
+  const perEpoch = sampler.batchesPerEpoch;
+  const summary = await runTraining(
+    trainer,
+    {
+      steps: cfg.steps,
+      lr: cfg.lr,
+      warmup: cfg.warmup,
+      evalEvery: cfg.evalEvery,
+      checkpointEvery: cfg.checkpointEvery,
+      keepCheckpoints: 2,
+      logEvery: 10,
+      ...(opts.minutes !== undefined ? { minutes: opts.minutes } : {}),
+    },
+    {
+      batches: (step) => {
+        const batch = sampler.batch(Math.floor(step / perEpoch), step % perEpoch);
+        return [feeds(tokenizer, batch.texts, cfg.maxLength)];
+      },
+      itemsPerStep: cfg.p * cfg.k,
+      evaluate: async () => {
+        const metrics = await evaluate(encode, evalSets);
+        return Object.fromEntries(
+          Object.entries(metrics).flatMap(([kind, m]) => [
+            [`${kind}.rank1`, m.rank1],
+            [`${kind}.mAP`, m.mAP],
+          ]),
+        );
+      },
+      meta: { format: 'kep-knowledge-encoder/1' },
+    },
+    outDir,
+  );
+  await trainer.release();
+  return { summary, baseline, evalSets };
+}
+
+/** A trained encoder folder, ready to embed text. */
+export class KnowledgeEncoder {
+  private constructor(
+    readonly dir: string,
+    readonly config: KnowledgeConfig,
+    readonly tokenizer: BertTokenizer,
+    private readonly session: CompiledGraph,
+  ) {}
+
+  static async load(dir: string): Promise<KnowledgeEncoder> {
+    const file = join(dir, ENCODER_FILE);
+    if (!existsSync(file)) throw new Error(`${dir}: not a knowledge encoder folder (no ${ENCODER_FILE})`);
+    const parsed = encoderFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (!parsed.success)
+      throw new Error(
+        `${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    const { config, vocab } = parsed.data;
+    const tokenizer = BertTokenizer.fromVocabFile(join(dir, vocab));
+    const found = latestCheckpoint(join(dir, 'checkpoints'));
+    if (!found) throw new Error(`${dir}: no complete checkpoint in ${join(dir, 'checkpoints')}`);
+    const state = loadCheckpoint(found.path);
+    const g = new Graph('knowledge-encoder');
+    const ids = g.input('ids', 'int64', ['batch', 'seq']);
+    const mask = g.input('mask', 'int64', ['batch', 'seq']);
+    g.output('embedding', encodeText(g, ids, mask, modelConfig(config, tokenizer.vocabSize)));
+    const paramData = new Map<string, Float32Array>();
+    for (const name of g.params.keys()) {
+      const t = state.params.get(name);
+      if (!t) throw new Error(`${found.path}: no tensor ${name}`);
+      paramData.set(name, t.data);
+    }
+    const session = await compile(
+      g,
+      { paramData, outputs: ['embedding'] },
+      config.threads ? { threads: config.threads } : {},
+    );
+    return new KnowledgeEncoder(dir, config, tokenizer, session);
+  }
+
+  embed(texts: string[]): Promise<Float32Array> {
+    return embedAll(
+      async (f) => (await this.session.run(f)).embedding!.data as Float32Array,
+      this.tokenizer,
+      texts,
+      this.config.maxLength,
+    );
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
