@@ -10,20 +10,8 @@ import { fromFloat32, writeSafetensors } from '../engine/safetensors.ts';
 import { kepTrainingLoss } from '../models/kep.ts';
 import { getModel } from '../models/registry.ts';
 import { parameterValues } from '../weights/model-weights.ts';
+import { kepTestBatch as batch } from '../models/testing.ts';
 import { buildProgram } from './main.ts';
-
-function batch(n: number, size: number, seq: number) {
-  const px = Float32Array.from({ length: n * 3 * size * size }, (_, i) => Math.sin(i * 0.37));
-  const ids = BigInt64Array.from({ length: n * seq }, (_, i) =>
-    BigInt(i % seq === 0 ? 2 : ((i * 7) % 900) + 5),
-  );
-  const mask = BigInt64Array.from({ length: n * seq }, (_, i) => (i % seq < seq - (i % 3) ? 1n : 0n));
-  return {
-    pixels: new ort.Tensor('float32', px, [n, 3, size, size]),
-    ids: new ort.Tensor('int64', ids, [n, seq]),
-    mask: new ort.Tensor('int64', mask, [n, seq]),
-  };
-}
 
 const hasOnnx = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0;
 

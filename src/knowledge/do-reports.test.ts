@@ -4,20 +4,10 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readSubClassOfAxioms, parseRestrictions } from './do-axioms.ts';
 import { readHumanDoTsv, readNciInDoTsv } from './do-reports.ts';
-import { SourceError } from './errors.ts';
 import { parseTsv } from './tsv.ts';
+import { sourceError } from './testing.ts';
 
 const CURRENT = fileURLToPath(new URL('./fixtures/sources/doid/current/', import.meta.url));
-
-function sourceError(fn: () => unknown): SourceError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof SourceError, `expected a SourceError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected an error');
-}
 
 describe('parseTsv', () => {
   it('unquotes fields and keeps line numbers', () => {

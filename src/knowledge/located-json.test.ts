@@ -2,20 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SourceError } from './errors.ts';
 import { parseLocatedJson } from './located-json.ts';
+import { sourceError } from './testing.ts';
 
 const SHARED = fileURLToPath(new URL('../../../shared/data/knowledge/', import.meta.url));
-
-function sourceError(fn: () => unknown): SourceError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof SourceError, `expected a SourceError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected an error');
-}
 
 describe('parseLocatedJson', () => {
   it('parses what JSON.parse parses, and knows where each value is', () => {

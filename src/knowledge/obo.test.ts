@@ -2,20 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SourceError } from './errors.ts';
 import { parseObo } from './obo.ts';
+import { sourceError } from './testing.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/sources/doid/', import.meta.url));
-
-function sourceError(fn: () => unknown): SourceError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof SourceError, `expected a SourceError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected an error');
-}
 
 describe('parseObo', () => {
   const doc = parseObo(readFileSync(`${FIXTURES}current/NCIthesaurus.obo`, 'utf8'), 'NCIthesaurus.obo');

@@ -2,21 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SourceError } from './errors.ts';
 import { readOncotree } from './oncotree.ts';
+import { sourceError } from './testing.ts';
 
 const FILE = fileURLToPath(new URL('./fixtures/sources/oncotree/oncotree_fixture.json', import.meta.url));
 const TEXT = readFileSync(FILE, 'utf8');
-
-function sourceError(fn: () => unknown): SourceError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof SourceError, `expected a SourceError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected an error');
-}
 
 function lineOf(text: string, needle: string): number {
   const i = text.indexOf(needle);

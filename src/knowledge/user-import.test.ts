@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildTree } from './build.ts';
-import { SourceError } from './errors.ts';
 import { treeSchema, type KnowledgeTree } from './schema.ts';
 import { applyImport, readImportFile } from './user-import.ts';
+import { sourceError } from './testing.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const SHARED = fileURLToPath(new URL('../../../shared/data/knowledge/', import.meta.url));
@@ -16,16 +16,6 @@ const text = (file: string, body: string) => readImportFile(Buffer.from(body), f
 function find(tree: KnowledgeTree, id: string) {
   for (const t of tree.tissues) for (const d of t.diseases) if (d.id === id) return { ...d, tissue: t.id };
   return undefined;
-}
-
-function sourceError(fn: () => unknown): SourceError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof SourceError, `expected a SourceError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected an error');
 }
 
 describe('user import', () => {

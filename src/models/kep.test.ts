@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ort } from '../engine/runtime.ts';
 
 import { Trainer } from '../engine/trainer.ts';
 import { kepTrainingLoss } from './kep.ts';
 import { getModel, registry } from './registry.ts';
+import { kepTestBatch as batch } from './testing.ts';
 
 test('the registry has the named models the project promises', () => {
   for (const name of [
@@ -21,19 +21,6 @@ test('the registry has the named models the project promises', () => {
     assert.ok(registry.has(name), name);
   assert.throws(() => getModel('vit-h-14'), /unknown model "vit-h-14"; known: vit-b-16/);
 });
-
-function batch(n: number, size: number, seq: number) {
-  const px = Float32Array.from({ length: n * 3 * size * size }, (_, i) => Math.sin(i * 0.37));
-  const ids = BigInt64Array.from({ length: n * seq }, (_, i) =>
-    BigInt(i % seq === 0 ? 2 : ((i * 7) % 900) + 5),
-  );
-  const mask = BigInt64Array.from({ length: n * seq }, (_, i) => (i % seq < seq - (i % 3) ? 1n : 0n));
-  return {
-    pixels: new ort.Tensor('float32', px, [n, 3, size, size]),
-    ids: new ort.Tensor('int64', ids, [n, seq]),
-    mask: new ort.Tensor('int64', mask, [n, seq]),
-  };
-}
 
 test('KEP S2 training moves the image and text towers and the scale, never the knowledge tower', async () => {
   const entry = getModel('kep-tiny');
