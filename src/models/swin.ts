@@ -21,42 +21,31 @@ export interface SwinConfig {
   stem: 'patch' | 'conv-stem';
 }
 
+const swinT: SwinConfig = {
+  imageSize: 224,
+  patchSize: 4,
+  channels: 3,
+  embedDim: 96,
+  depths: [2, 2, 6, 2],
+  heads: [3, 6, 12, 24],
+  window: 7,
+  mlpRatio: 4,
+  eps: 1e-5,
+  stem: 'patch',
+};
+
 export const swinConfigs = {
-  'swin-t': {
-    imageSize: 224,
-    patchSize: 4,
-    channels: 3,
-    embedDim: 96,
-    depths: [2, 2, 6, 2],
-    heads: [3, 6, 12, 24],
-    window: 7,
-    mlpRatio: 4,
-    eps: 1e-5,
-    stem: 'patch',
-  },
-  ctranspath: {
-    imageSize: 224,
-    patchSize: 4,
-    channels: 3,
-    embedDim: 96,
-    depths: [2, 2, 6, 2],
-    heads: [3, 6, 12, 24],
-    window: 7,
-    mlpRatio: 4,
-    eps: 1e-5,
-    stem: 'conv-stem',
-  },
+  'swin-t': swinT,
+  ctranspath: { ...swinT, stem: 'conv-stem' },
   /** A test-sized Swin with the conv stem: 32 px, two stages, window 2. */
   'swin-tiny-test': {
+    ...swinT,
     imageSize: 32,
-    patchSize: 4,
-    channels: 3,
     embedDim: 16,
     depths: [2, 2],
     heads: [2, 4],
     window: 2,
     mlpRatio: 2,
-    eps: 1e-5,
     stem: 'conv-stem',
   },
 } satisfies Record<string, SwinConfig>;

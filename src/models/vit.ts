@@ -24,38 +24,25 @@ export interface VitConfig {
   preNorm?: boolean;
 }
 
+const base: VitConfig = {
+  imageSize: 224,
+  patchSize: 16,
+  channels: 3,
+  dim: 768,
+  depth: 12,
+  heads: 12,
+  mlpDim: 3072,
+  eps: 1e-6,
+  numClasses: 0,
+};
+
 export const vitConfigs = {
-  'vit-b-16': {
-    imageSize: 224,
-    patchSize: 16,
-    channels: 3,
-    dim: 768,
-    depth: 12,
-    heads: 12,
-    mlpDim: 3072,
-    eps: 1e-6,
-    numClasses: 0,
-  },
-  'vit-b-32': {
-    imageSize: 224,
-    patchSize: 32,
-    channels: 3,
-    dim: 768,
-    depth: 12,
-    heads: 12,
-    mlpDim: 3072,
-    eps: 1e-6,
-    numClasses: 0,
-  },
+  'vit-b-16': base,
+  'vit-b-32': { ...base, patchSize: 32 },
   /** OpenAI CLIP's ViT-B/32 visual tower (KEP-32): ln_pre, no patch bias, projection to 512 without bias, eps 1e-5. */
   'clip-vit-b-32': {
-    imageSize: 224,
+    ...base,
     patchSize: 32,
-    channels: 3,
-    dim: 768,
-    depth: 12,
-    heads: 12,
-    mlpDim: 3072,
     eps: 1e-5,
     numClasses: 512,
     headBias: false,
@@ -63,40 +50,9 @@ export const vitConfigs = {
     preNorm: true,
   },
   /** BiomedCLIP's ViT-B/16 visual tower (KEP-16): timm ViT-B/16 with a 512-d projection without bias. */
-  'biomedclip-vit-b-16': {
-    imageSize: 224,
-    patchSize: 16,
-    channels: 3,
-    dim: 768,
-    depth: 12,
-    heads: 12,
-    mlpDim: 3072,
-    eps: 1e-6,
-    numClasses: 512,
-    headBias: false,
-  },
-  'vit-s-16': {
-    imageSize: 224,
-    patchSize: 16,
-    channels: 3,
-    dim: 384,
-    depth: 12,
-    heads: 6,
-    mlpDim: 1536,
-    eps: 1e-6,
-    numClasses: 0,
-  },
-  'vit-tiny-16': {
-    imageSize: 32,
-    patchSize: 16,
-    channels: 3,
-    dim: 32,
-    depth: 2,
-    heads: 2,
-    mlpDim: 64,
-    eps: 1e-6,
-    numClasses: 0,
-  },
+  'biomedclip-vit-b-16': { ...base, numClasses: 512, headBias: false },
+  'vit-s-16': { ...base, dim: 384, heads: 6, mlpDim: 1536 },
+  'vit-tiny-16': { ...base, imageSize: 32, dim: 32, depth: 2, heads: 2, mlpDim: 64 },
 } satisfies Record<string, VitConfig>;
 
 /** Pooled (class-token) features [batch, dim], or logits when the config has a head. */
