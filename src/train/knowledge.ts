@@ -144,8 +144,8 @@ export async function trainKnowledgeEncoder(
       if (mode === 'eval') return { outputs: { embedding: emb } };
       const loss =
         cfg.loss === 'adasp'
-          ? adaspLoss(emb, cfg.p, cfg.k, { temperature: cfg.temperature })
-          : tripletLoss(emb, cfg.p, cfg.k);
+          ? adaspLoss(emb, cfg.p, cfg.k, { temperature: cfg.temperature, normalize: false })
+          : tripletLoss(emb, cfg.p, cfg.k, { normalize: false });
       return { loss };
     },
     {
