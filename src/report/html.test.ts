@@ -23,5 +23,21 @@ test('report pieces escape text and draw every point', () => {
   assert.match(svg, /^<svg /);
   assert.equal((svg.match(/[ML]\d/g) ?? []).length, 3);
   assert.equal(lineChart([], { title: '', xLabel: '', yLabel: '' }), '');
+  // Whole-number x values (steps) get whole-number tick labels.
+  const steps = lineChart(
+    [
+      {
+        label: 'l',
+        color: '#000',
+        points: [
+          [1, 1],
+          [150, 2],
+        ],
+      },
+    ],
+    { title: '', xLabel: '', yLabel: '' },
+  );
+  const xLabels = [...steps.matchAll(/y="270" text-anchor="middle">([^<]*)</g)].map((m) => m[1]);
+  assert.deepEqual(xLabels, ['1', '31', '61', '90', '120', '150']);
   assert.match(page('a & b', '<p>x</p>'), /<title>a &amp; b<\/title>/);
 });

@@ -47,8 +47,13 @@ export function lineChart(
     `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#444"/>`,
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#444"/>`,
   ];
-  for (const t of ticks(x0, x1, 5))
-    parts.push(`<text x="${sx(t)}" y="${H - m.b + 14}" text-anchor="middle">${fmt(t)}</text>`);
+  // Steps and counts are whole numbers: label their axis with whole numbers too.
+  const wholeX = xs.every(Number.isInteger);
+  const xTicks = wholeX ? [...new Set(ticks(x0, x1, 5).map(Math.round))] : ticks(x0, x1, 5);
+  for (const t of xTicks)
+    parts.push(
+      `<text x="${sx(t)}" y="${H - m.b + 14}" text-anchor="middle">${wholeX ? String(t) : fmt(t)}</text>`,
+    );
   for (const t of ticks(y0, y1, 4)) {
     parts.push(`<line x1="${m.l}" y1="${sy(t)}" x2="${W - m.r}" y2="${sy(t)}" stroke="#ddd"/>`);
     parts.push(`<text x="${m.l - 4}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`);
