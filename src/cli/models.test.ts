@@ -56,19 +56,7 @@ test('kep export onnx writes runnable image and text towers, with weights from a
   );
   await buildProgram()
     .exitOverride()
-    .parseAsync([
-      'node',
-      'kep',
-      'export',
-      'onnx',
-      '--model',
-      'kep-tiny',
-      '--weights',
-      weights,
-      '--non-strict',
-      '--out',
-      dir,
-    ]);
+    .parseAsync([...exportArgs, '--non-strict']);
   const b = batch(2, 32, 8);
   const image = await ort.InferenceSession.create(join(dir, 'kep-tiny-image.onnx'));
   const text = await ort.InferenceSession.create(join(dir, 'kep-tiny-text.onnx'));

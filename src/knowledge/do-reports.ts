@@ -13,15 +13,20 @@ export interface HumanDoRow {
   line: number;
 }
 
+function doidField(fields: Record<string, string | undefined>, file: string, line: number): string {
+  const id = fields['id'] ?? '';
+  if (!DOID.test(id))
+    throw new SourceError(
+      { file, line, field: 'id' },
+      `expected a DOID such as DOID:162, found ${JSON.stringify(id)}`,
+    );
+  return id;
+}
+
 export function readHumanDoTsv(text: string, file: string): HumanDoRow[] {
   const table = parseTsv(text, file, ['id', 'label', 'subClassOf']);
   return table.rows.map(({ line, fields }) => {
-    const id = fields['id'] ?? '';
-    if (!DOID.test(id))
-      throw new SourceError(
-        { file, line, field: 'id' },
-        `expected a DOID such as DOID:162, found ${JSON.stringify(id)}`,
-      );
+    const id = doidField(fields, file, line);
     const label = fields['label'] ?? '';
     if (label === '') throw new SourceError({ file, line, field: 'label' }, `${id} has an empty label`);
     return { id, label, parentLabel: fields['subClassOf'] ?? '', line };
@@ -38,12 +43,7 @@ export interface NciInDoRow {
 export function readNciInDoTsv(text: string, file: string): NciInDoRow[] {
   const table = parseTsv(text, file, ['id', 'label', 'xrefs']);
   return table.rows.map(({ line, fields }) => {
-    const id = fields['id'] ?? '';
-    if (!DOID.test(id))
-      throw new SourceError(
-        { file, line, field: 'id' },
-        `expected a DOID such as DOID:162, found ${JSON.stringify(id)}`,
-      );
+    const id = doidField(fields, file, line);
     const ncit = (fields['xrefs'] ?? '')
       .split(',')
       .map((s) => s.trim())
