@@ -1,0 +1,39 @@
+// The one shape every consumer of a trained vision–language model sees (zero-shot evaluation,
+// retrieval, `kep embed`, whole-slide scoring): images and texts in, L2-normalised joint
+// embeddings out. Consumers depend on this interface, not on how the weights were found.
+import type { PreprocessConfig } from '../data/preprocess.ts';
+
+export interface VisionLanguageModel {
+  /** Registry name of the architecture (e.g. 'kep-16', 'kep-tiny'). */
+  readonly name: string;
+  /** Width of the joint embedding space. */
+  readonly embedDim: number;
+  /** Evaluation transform (resize + centre crop + normalise) the image tower expects. */
+  readonly preprocess: PreprocessConfig;
+  /** Learned temperature s = exp(logit_scale), for turning cosine scores into probabilities. */
+  readonly logitScale: number;
+  /** True when no trained weights were loaded (random initialisation): results mean nothing. */
+  readonly untrained: boolean;
+  /** Where the weights came from, for reports. */
+  readonly source: string;
+  /** pixels: preprocessed NCHW float32, `count` images of preprocess.size² → [count, embedDim]. */
+  embedImages(pixels: Float32Array, count: number): Promise<Float32Array>;
+  /** → [texts.length, embedDim]; tokenised with the model's own vocabulary and max length. */
+  embedTexts(texts: readonly string[]): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+/** How to find a model: a folder written by `kep train vlp`, or a registry name (+ weights). */
+export interface ModelSource {
+  /** A kep model folder (kep-model.json + vocab + weights). */
+  dir?: string;
+  /** A registry name, used when no folder is given. */
+  name?: string;
+  /** Checkpoint for a registry name: .safetensors, .pt/.pth/.bin, or a Hugging Face folder. */
+  weights?: string;
+  /** Key map of that checkpoint (default: the registry entry's). */
+  keyMap?: string;
+  /** WordPiece vocabulary (vocab.txt) for a registry model; folders carry their own. */
+  vocab?: string;
+  threads?: number;
+}
