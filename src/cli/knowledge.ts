@@ -19,6 +19,7 @@ import {
 import { ATTRIBUTE_KINDS, type AttributeKind, type KnowledgeTree } from '../knowledge/schema.ts';
 import { loadTree, saveTree } from '../knowledge/tree-io.ts';
 import { applyImport, readImportFile } from '../knowledge/user-import.ts';
+import { commandGroup } from './groups.ts';
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -68,9 +69,11 @@ function withImports(
 }
 
 export function registerKnowledgeCommands(program: Command): void {
-  const k = program
-    .command('knowledge')
-    .description('the pathology knowledge tree: tissues → diseases → attributes');
+  const k = commandGroup(
+    program,
+    'knowledge',
+    'the pathology knowledge tree: tissues → diseases → attributes',
+  );
 
   k.command('build')
     .description('build the tree from OncoTree and the Human Disease Ontology')

@@ -8,6 +8,7 @@ import { samples as treeSamples } from '../knowledge/export.ts';
 import { loadTree } from '../knowledge/tree-io.ts';
 import { KnowledgeEncoder, knowledgeConfigSchema, trainKnowledgeEncoder } from '../train/knowledge.ts';
 import { readSamples } from '../train/samples.ts';
+import { commandGroup } from './groups.ts';
 
 const positive = (v: string): number => {
   const n = Number(v);
@@ -16,7 +17,7 @@ const positive = (v: string): number => {
 };
 
 export function registerTrainCommands(program: Command): void {
-  const train = program.command('train').description('training runs');
+  const train = commandGroup(program, 'train', 'training runs');
   train
     .command('knowledge')
     .description('train a knowledge encoder on samples (JSONL from `kep knowledge export --format jsonl`)')
@@ -70,9 +71,7 @@ export function registerTrainCommands(program: Command): void {
       },
     );
 
-  program
-    .command('eval')
-    .description('evaluations')
+  commandGroup(program, 'eval', 'evaluations')
     .command('knowledge')
     .description("re-identification of a samples file's names among its other texts, against BM25")
     .requiredOption('--encoder <dir>', 'a folder written by `kep train knowledge`')
@@ -87,7 +86,11 @@ export function registerTrainCommands(program: Command): void {
       process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : `${formatReidTable(report)}\n`);
     });
 
-  const knowledge = program.commands.find((c) => c.name() === 'knowledge') ?? program.command('knowledge');
+  const knowledge = commandGroup(
+    program,
+    'knowledge',
+    'the pathology knowledge tree: tissues → diseases → attributes',
+  );
   knowledge
     .command('link')
     .description('the diseases of a tree nearest to a free-text diagnosis, by a trained knowledge encoder')
