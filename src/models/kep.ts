@@ -20,6 +20,8 @@ export interface KepConfig {
   embedDim: number;
   /** Initial logit scale s = exp(logit_scale): 1/0.04 = 25. */
   initialScale: number;
+  /** Text pooling (see TextEncoderConfig); an S1 encoder trained with 'mean' keeps it in S2. */
+  pooling?: 'cls' | 'mean';
 }
 
 export function imageFeatureDim(b: ImageBackbone): number {
@@ -43,6 +45,15 @@ export function encodeImage(g: Graph, pixels: Tensor, cfg: KepConfig): Tensor {
 export interface TextEncoderConfig {
   text: BertConfig;
   embedDim: number;
+  /** 'cls' (default, the paper's: BERT's tanh pooler over [CLS]) or 'mean' (masked mean of the last
+   * hidden states): a randomly initialised encoder starts from a bag-of-tokens representation with
+   * mean pooling, where [CLS] starts out the same for every text (docs/knowledge-encoder.md). */
+  pooling?: 'cls' | 'mean';
+}
+
+function maskedMean(hidden: Tensor, mask: Tensor): Tensor {
+  const m = F.unsqueeze(F.cast(mask, 'float32'), [2]);
+  return F.div(F.reduceSum(F.mul(hidden, m), [1]), F.reduceSum(m, [1]));
 }
 
 /**
@@ -58,8 +69,9 @@ export function encodeText(
   tower: 'text' | 'knowledge' = 'text',
   opts: { training?: boolean; dropout?: number } = {},
 ): Tensor {
-  const { pooled } = g.scope(tower, () => bert(g, ids, mask, cfg.text, opts));
-  return F.l2Normalize(mlpHead(g, `${tower}_head`, pooled, cfg.text.hidden, cfg.embedDim));
+  const { pooled, hidden } = g.scope(tower, () => bert(g, ids, mask, cfg.text, opts));
+  const features = cfg.pooling === 'mean' ? maskedMean(hidden, mask) : pooled;
+  return F.l2Normalize(mlpHead(g, `${tower}_head`, features, cfg.text.hidden, cfg.embedDim));
 }
 
 export function logitScale(g: Graph, cfg: KepConfig): Tensor {

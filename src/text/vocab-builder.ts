@@ -248,3 +248,19 @@ export function vocabText(tokens: readonly string[]): string {
 export function writeVocab(file: string, tokens: readonly string[]): void {
   writeFileSync(file, vocabText(tokens));
 }
+
+/**
+ * A vocabulary of the special tokens and the printable ASCII characters (word-initial and "##"
+ * forms): every text tokenises, one character per piece. It is what an untrained text tower is
+ * given when no vocabulary file exists — token ids of a random model carry no meaning anyway, and
+ * this keeps such a model runnable end to end (demos, tests, pipelines before weights arrive).
+ */
+export function characterVocabulary(): string[] {
+  const chars: string[] = [];
+  for (let c = 0x21; c < 0x7f; c++) {
+    const ch = String.fromCharCode(c);
+    if (ch >= 'A' && ch <= 'Z') continue; // uncased tokenizers lower-case first
+    chars.push(ch);
+  }
+  return [...SPECIAL_TOKENS, ...chars, ...chars.filter((c) => /[a-z0-9]/.test(c)).map((c) => `##${c}`)];
+}
