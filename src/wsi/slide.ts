@@ -8,6 +8,7 @@ import type { RgbImage } from '../data/image.ts';
 import { openImageSlide } from './image-slide.ts';
 import { detectOpenSlideVendor, openOpenSlide } from './openslide.ts';
 import { SlideError } from './slide-error.ts';
+import { tiffStructureProblem } from './tiff-check.ts';
 
 export { SlideError, type SlideErrorKind } from './slide-error.ts';
 export type { RgbImage } from '../data/image.ts';
@@ -87,6 +88,8 @@ export async function openSlide(path: string, options: OpenSlideOptions = {}): P
   if (reader === 'image') return openImageSlide(path);
   if (reader === 'openslide') return openOpenSlide(path);
   if (detectOpenSlideVendor(path) !== null) return openOpenSlide(path);
+  const problem = tiffStructureProblem(path);
+  if (problem !== undefined) throw new SlideError(path, 'corrupt', problem);
   if (TIFF_EXTENSIONS.has(ext)) return openImageSlide(path);
   throw new SlideError(
     path,
