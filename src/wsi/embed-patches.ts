@@ -39,7 +39,9 @@ export interface EmbedStats {
   normaliseMs: number;
   /** Image tower time on the main thread. */
   inferenceMs: number;
-  /** Main-thread time spent waiting for the next batch: the reader's share of the wall clock. */
+  /** Until the first batch arrived: worker start-up, opening the slide, the first batch's reads. */
+  startupMs: number;
+  /** Main-thread time spent waiting for later batches: where the reader holds inference back. */
   waitMs: number;
 }
 
@@ -68,7 +70,8 @@ export async function embedSlidePatches(o: EmbedPatchesOptions): Promise<EmbedSt
   );
   let waitFrom = performance.now();
   for await (const batch of batches) {
-    stats.waitMs += performance.now() - waitFrom;
+    if (stats.patches === 0) stats.startupMs = performance.now() - waitFrom;
+    else stats.waitMs += performance.now() - waitFrom;
     stats.readMs += batch.timings.readMs;
     stats.resizeMs += batch.timings.resizeMs;
     stats.normaliseMs += batch.timings.normaliseMs;
