@@ -58,6 +58,7 @@ export async function embedSlidePatches(o: EmbedPatchesOptions): Promise<EmbedSt
     resizeMs: 0,
     normaliseMs: 0,
     inferenceMs: 0,
+    startupMs: 0,
     waitMs: 0,
   };
   const started = performance.now();
