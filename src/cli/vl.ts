@@ -1,0 +1,481 @@
+// Commands that use a trained vision–language model: `kep eval zeroshot`, `kep eval retrieval`,
+// `kep embed images|texts`, `kep classify`, and `kep data synthetic` (a generated image–caption
+// set in the published formats, to try them on). docs/zero-shot.md and docs/datasets.md.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { readLabelled } from '../data/labelled.ts';
+import { readPairs } from '../data/pairs.ts';
+import { poolPromptSets, readPromptFile } from '../data/prompt-sets.ts';
+import { type ClassBy, writeSyntheticSet } from '../data/synthetic.ts';
+import { loadVisionLanguageModel } from '../embed/model.ts';
+import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
+import {
+  TextEmbeddingCache,
+  argmaxRows,
+  classEmbeddings,
+  cosineScores,
+  softmaxRows,
+} from '../eval/class-embeddings.ts';
+import { parseClassList, promptSetFromClassNames } from '../eval/class-prompts.ts';
+import { writeEmbeddings } from '../eval/embeddings-file.ts';
+import { embedImageFiles } from '../eval/image-features.ts';
+import { crossModalRetrieval } from '../eval/retrieval.ts';
+import { zeroShotClassify } from '../eval/zeroshot.ts';
+import { UNTRAINED_WARNING, writeZeroShotReport, zeroShotSummary } from '../eval/zeroshot-report.ts';
+import { loadTree } from '../knowledge/tree-io.ts';
+import { createProgress } from '../util/progress.ts';
+import { commandGroup } from './groups.ts';
+
+export type ModelLoader = (source: ModelSource) => Promise<VisionLanguageModel>;
+
+const positiveInt = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+};
+const nonNegativeInt = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
+  return n;
+};
+const kList = (v: string): number[] => {
+  const ks = v.split(',').map((s) => Number(s.trim()));
+  if (ks.some((k) => !Number.isInteger(k) || k < 1)) throw new InvalidArgumentError('expected e.g. 1,10,50');
+  return ks;
+};
+
+interface ModelOptions {
+  model: string;
+  weights?: string;
+  vocab?: string;
+  keyMap?: string;
+  threads?: number;
+}
+
+function withModelOptions(c: Command): Command {
+  return c
+    .requiredOption(
+      '--model <dir|name>',
+      'a folder written by `kep train vlp`, or a registry name (kep-16, kep-tiny, …)',
+    )
+    .option(
+      '--weights <file>',
+      'checkpoint for a registry name (.safetensors, .pt/.bin, or a Hugging Face folder)',
+    )
+    .option('--vocab <file>', "vocab.txt (or tokenizer folder) of a registry model's text tower")
+    .option('--key-map <name>', "key map of the checkpoint (default: the registry entry's)")
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt);
+}
+
+/** A folder that exists is a model folder; anything else is a registry name. */
+export function modelSource(o: ModelOptions): ModelSource {
+  const isDir = existsSync(o.model) && statSync(o.model).isDirectory();
+  return {
+    ...(isDir ? { dir: resolve(o.model) } : { name: o.model }),
+    ...(o.weights ? { weights: o.weights } : {}),
+    ...(o.vocab ? { vocab: o.vocab } : {}),
+    ...(o.keyMap ? { keyMap: o.keyMap } : {}),
+    ...(o.threads ? { threads: o.threads } : {}),
+  };
+}
+
+function warnIfUntrained(model: VisionLanguageModel): void {
+  if (model.untrained) process.stderr.write(`kep: ⚠ ${UNTRAINED_WARNING} (${model.source})\n`);
+}
+
+function reportUnreadable(n: number, total: number, what: string): void {
+  if (n > 0)
+    process.stderr.write(`kep: ${n} of ${total} ${what} unreadable, left out (listed in the report/JSON)\n`);
+}
+
+/** Non-empty lines of a file (one image path or one text per line). */
+function listFile(file: string): string[] {
+  return readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.replace(/^\uFEFF/, ''))
+    .filter((l) => l.trim() !== '');
+}
+
+const DEFAULT_TREE = 'out/demo/knowledge-tree.json';
+
+export function registerVisionLanguageCommands(
+  program: Command,
+  load: ModelLoader = loadVisionLanguageModel,
+): void {
+  const evalGroup = commandGroup(program, 'eval', 'evaluations');
+
+  withModelOptions(
+    evalGroup
+      .command('zeroshot')
+      .description(
+        'zero-shot patch classification over prompt sets: weighted F1 and balanced accuracy, median and quartiles',
+      ),
+  )
+    .requiredOption('--images <file|dir>', 'labels CSV (image_name,label) or a folder of class subfolders')
+    .option('--root <dir>', 'image root for the labels file (default: its folder)')
+    .requiredOption(
+      '--prompts <file>',
+      'prompt sets ({"0": {"classnames": {LABEL: phrase}, "templates": …}, …})',
+    )
+    .option('--ensemble', 'pool every set into one template ensemble (one figure instead of a median)', false)
+    .option('--out <dir>', 'write a report: zeroshot.json, zeroshot.md, confusion.svg/png')
+    .option('--json', 'print one JSON object {wF1, bacc, n_sets, …}', false)
+    .option('--batch <n>', 'images per model call', positiveInt, 32)
+    .option('--workers <n>', 'image decoding threads (0: main thread)', nonNegativeInt)
+    .option('--image-column <name>', 'image column of the labels file')
+    .option('--label-column <name>', 'label column of the labels file')
+    .action(
+      async (
+        o: ModelOptions & {
+          images: string;
+          root?: string;
+          prompts: string;
+          ensemble: boolean;
+          out?: string;
+          json: boolean;
+          batch: number;
+          workers?: number;
+          imageColumn?: string;
+          labelColumn?: string;
+        },
+      ) => {
+        // Inputs are checked before the model loads: a typo should not cost a model load.
+        const data = await readLabelled(o.images, {
+          ...(o.root ? { root: o.root } : {}),
+          ...(o.imageColumn ? { imageColumn: o.imageColumn } : {}),
+          ...(o.labelColumn ? { labelColumn: o.labelColumn } : {}),
+        });
+        const fileSets = readPromptFile(o.prompts);
+        const sets = o.ensemble ? [poolPromptSets(fileSets)] : fileSets;
+        const model = await load(modelSource(o));
+        try {
+          warnIfUntrained(model);
+          const f = await embedImageFiles(
+            model,
+            data.items.map((i) => i.path),
+            { batchSize: o.batch, ...(o.workers !== undefined ? { workers: o.workers } : {}) },
+          );
+          reportUnreadable(f.unreadable.length, data.items.length, 'images');
+          const texts = new TextEmbeddingCache(model);
+          const progress = createProgress({ label: 'prompt sets', total: sets.length });
+          const result = await zeroShotClassify(
+            f.features,
+            f.dim,
+            f.indices.map((i) => data.items[i]!.label),
+            sets,
+            texts,
+            { source: o.prompts, onSet: (done) => progress.update(done) },
+          );
+          progress.stop();
+          const meta = {
+            model: { name: model.name, source: model.source, untrained: model.untrained },
+            images: resolve(o.images),
+            root: data.root,
+            prompts: resolve(o.prompts),
+            ensemble: o.ensemble,
+            unreadable: f.unreadable,
+            texts: { embedded: texts.embedded, reused: texts.reused },
+          };
+          const summary = zeroShotSummary(result, meta);
+          if (o.out) {
+            const files = await writeZeroShotReport(resolve(o.out), result, meta);
+            process.stderr.write(`kep: report in ${files.markdown} (and .json, confusion.png)\n`);
+          }
+          if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+          else {
+            const q = (x: { median: number; q1: number; q3: number }) =>
+              `${x.median.toFixed(3)} (q1 ${x.q1.toFixed(3)}, q3 ${x.q3.toFixed(3)})`;
+            process.stdout.write(
+              `${model.untrained ? `⚠ ${UNTRAINED_WARNING}\n` : ''}` +
+                `${result.n_images} images, ${result.n_sets} prompt set(s), model ${model.name}\n` +
+                `weighted F1        ${q(result.wF1)}\nbalanced accuracy  ${q(result.bacc)}\n`,
+            );
+          }
+        } finally {
+          await model.release();
+        }
+      },
+    );
+
+  withModelOptions(
+    evalGroup
+      .command('retrieval')
+      .description('image→text and text→image Recall@K over 1:1 image–caption pairs'),
+  )
+    .requiredOption('--pairs <file>', 'image–caption manifest (image_name|caption, tab/comma, or JSONL)')
+    .option('--root <dir>', 'image root (default: the manifest folder)')
+    .option('--k <list>', 'cut-offs', kList, [1, 10, 50])
+    .option('--json', 'print one JSON object', false)
+    .option('--batch <n>', 'images per model call', positiveInt, 32)
+    .option('--workers <n>', 'image decoding threads (0: main thread)', nonNegativeInt)
+    .action(
+      async (
+        o: ModelOptions & {
+          pairs: string;
+          root?: string;
+          k: number[];
+          json: boolean;
+          batch: number;
+          workers?: number;
+        },
+      ) => {
+        const pairs = await readPairs(o.pairs, o.root ? { root: o.root } : {});
+        const model = await load(modelSource(o));
+        try {
+          warnIfUntrained(model);
+          const f = await embedImageFiles(model, pairs, {
+            batchSize: o.batch,
+            ...(o.workers !== undefined ? { workers: o.workers } : {}),
+          });
+          reportUnreadable(f.unreadable.length, pairs.size, 'images');
+          // A pair whose image is unreadable leaves with its caption: the set stays 1:1.
+          const captions = f.indices.map((i) => pairs.caption(i));
+          const texts = await new TextEmbeddingCache(model).embed(captions);
+          const r = crossModalRetrieval(f.features, texts, f.dim, o.k);
+          const out = {
+            ...r,
+            n_unreadable: f.unreadable.length,
+            model: model.name,
+            untrained: model.untrained,
+            ...(model.untrained ? { warning: UNTRAINED_WARNING } : {}),
+          };
+          if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+          else {
+            const row = (name: string, rec: Record<string, number>) =>
+              `${name}  ${Object.entries(rec)
+                .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+                .join('  ')}`;
+            process.stdout.write(
+              `${model.untrained ? `⚠ ${UNTRAINED_WARNING}\n` : ''}${r.n_pairs} pairs, model ${model.name}\n` +
+                `${row('image→text', r.image_to_text)}\n${row('text→image', r.text_to_image)}\n`,
+            );
+          }
+        } finally {
+          await model.release();
+        }
+      },
+    );
+
+  const embed = commandGroup(program, 'embed', 'embeddings of images or texts, written to disk for reuse');
+  withModelOptions(embed.command('images').description('embed image files into a safetensors file'))
+    .argument('[images...]', 'image files')
+    .option('--list <file>', 'a file with one image path per line')
+    .option('--root <dir>', 'folder that relative paths are resolved against (default: the current folder)')
+    .requiredOption('--out <file>', 'output .safetensors (embeddings [n, dim] + paths in the metadata)')
+    .option('--batch <n>', 'images per model call', positiveInt, 32)
+    .option('--workers <n>', 'image decoding threads (0: main thread)', nonNegativeInt)
+    .action(
+      async (
+        images: string[],
+        o: ModelOptions & { list?: string; root?: string; out: string; batch: number; workers?: number },
+      ) => {
+        const paths = [...images, ...(o.list ? listFile(o.list) : [])].map((p) => resolve(o.root ?? '.', p));
+        if (paths.length === 0) throw new Error('give image files or --list');
+        const model = await load(modelSource(o));
+        try {
+          warnIfUntrained(model);
+          const f = await embedImageFiles(model, paths, {
+            batchSize: o.batch,
+            ...(o.workers !== undefined ? { workers: o.workers } : {}),
+          });
+          reportUnreadable(f.unreadable.length, paths.length, 'images');
+          writeEmbeddings(o.out, {
+            kind: 'images',
+            items: f.indices.map((i) => paths[i]!),
+            embeddings: f.features,
+            dim: f.dim,
+            model: model.name,
+            source: model.source,
+            untrained: model.untrained,
+            unreadable: f.unreadable,
+          });
+          process.stderr.write(
+            `kep: ${f.indices.length} image embeddings (dimension ${f.dim}) in ${o.out}\n`,
+          );
+        } finally {
+          await model.release();
+        }
+      },
+    );
+
+  withModelOptions(embed.command('texts').description('embed texts into a safetensors file'))
+    .argument('[texts...]', 'texts')
+    .option('--list <file>', 'a file with one text per line')
+    .requiredOption('--out <file>', 'output .safetensors (embeddings [n, dim] + texts in the metadata)')
+    .option('--batch <n>', 'texts per model call', positiveInt, 64)
+    .action(async (texts: string[], o: ModelOptions & { list?: string; out: string; batch: number }) => {
+      const all = [...texts, ...(o.list ? listFile(o.list) : [])];
+      if (all.length === 0) throw new Error('give texts or --list');
+      const model = await load(modelSource(o));
+      try {
+        warnIfUntrained(model);
+        const cache = new TextEmbeddingCache(model, o.batch);
+        const progress = createProgress({ label: 'texts', total: all.length });
+        const parts: Float32Array[] = [];
+        for (let s = 0; s < all.length; s += o.batch) {
+          parts.push(await cache.embed(all.slice(s, s + o.batch)));
+          progress.update(Math.min(all.length, s + o.batch));
+        }
+        progress.stop();
+        const embeddings = new Float32Array(all.length * model.embedDim);
+        parts.forEach((p, i) => embeddings.set(p, i * o.batch * model.embedDim));
+        writeEmbeddings(o.out, {
+          kind: 'texts',
+          items: all,
+          embeddings,
+          dim: model.embedDim,
+          model: model.name,
+          source: model.source,
+          untrained: model.untrained,
+          unreadable: [],
+        });
+        process.stderr.write(
+          `kep: ${all.length} text embeddings (dimension ${model.embedDim}) in ${o.out}\n`,
+        );
+      } finally {
+        await model.release();
+      }
+    });
+
+  withModelOptions(
+    program
+      .command('classify')
+      .description(
+        "zero-shot classification of images into named classes; prompts built from the knowledge tree's synonyms",
+      ),
+  )
+    .argument('<images...>', 'image files')
+    .option(
+      '--classes <list>',
+      'comma-separated class names, e.g. "lung adenocarcinoma, lung squamous cell carcinoma"',
+    )
+    .option('--prompts <file>', 'use the classes and prompts of a prompt file instead (all its sets pooled)')
+    .option('--tree <file>', `knowledge tree for synonyms (default: ${DEFAULT_TREE} when it exists)`)
+    .option('--no-tree', 'class names only, no synonyms')
+    .option('--max-synonyms <n>', "at most this many of the tree's names per class", positiveInt, 5)
+    .option('--top <n>', 'classes to list per image', positiveInt, 3)
+    .option('--json', 'one JSON object', false)
+    .option('--workers <n>', 'image decoding threads (0: main thread)', nonNegativeInt)
+    .action(
+      async (
+        images: string[],
+        o: ModelOptions & {
+          classes?: string;
+          prompts?: string;
+          tree?: string | false;
+          maxSynonyms: number;
+          top: number;
+          json: boolean;
+          workers?: number;
+        },
+      ) => {
+        if (!o.classes === !o.prompts) throw new Error('give --classes or --prompts (one of them)');
+        let set;
+        let info;
+        let treeUsed: string | undefined;
+        if (o.prompts) {
+          set = poolPromptSets(readPromptFile(o.prompts), 'prompts');
+        } else {
+          const names = parseClassList(o.classes!);
+          treeUsed =
+            o.tree === false ? undefined : (o.tree ?? (existsSync(DEFAULT_TREE) ? DEFAULT_TREE : undefined));
+          if (o.tree !== false && !treeUsed)
+            process.stderr.write(
+              `kep: no knowledge tree (${DEFAULT_TREE} absent; --tree FILE, or \`kep knowledge build\`): prompts use the class names only\n`,
+            );
+          ({ set, info } = promptSetFromClassNames(names, treeUsed ? loadTree(treeUsed) : undefined, {
+            maxSynonyms: o.maxSynonyms,
+          }));
+          for (const c of info)
+            if (c.match === 'none' || c.match === 'ambiguous')
+              process.stderr.write(
+                `kep: "${c.label}": ${c.match === 'none' ? 'not in the tree' : 'several diseases match'}; using the name alone${c.suggestions?.length ? ` (closest: ${c.suggestions.map((s) => s.name).join('; ')})` : ''}\n`,
+              );
+        }
+        const paths = images.map((p) => resolve(p));
+        const model = await load(modelSource(o));
+        try {
+          warnIfUntrained(model);
+          const f = await embedImageFiles(model, paths, {
+            progress: false,
+            ...(o.workers !== undefined ? { workers: o.workers } : {}),
+          });
+          const classes = await classEmbeddings(set, new TextEmbeddingCache(model));
+          const c = classes.labels.length;
+          const scores = cosineScores(f.features, classes);
+          const probs = softmaxRows(scores, c, model.logitScale);
+          const best = argmaxRows(scores, c);
+          const results = f.indices.map((input, row) => {
+            const ranked = classes.labels
+              .map((label, k) => ({ label, probability: probs[row * c + k]!, cosine: scores[row * c + k]! }))
+              .sort((a, b) => b.probability - a.probability);
+            return { image: paths[input]!, prediction: classes.labels[best[row]!]!, classes: ranked };
+          });
+          if (o.json) {
+            process.stdout.write(
+              `${JSON.stringify({
+                model: model.name,
+                untrained: model.untrained,
+                ...(model.untrained ? { warning: UNTRAINED_WARNING } : {}),
+                tree: treeUsed ?? null,
+                prompts: info ?? set.classes.map((k) => ({ label: k.label, names: k.names })),
+                templates: set.templates.length,
+                results,
+                unreadable: f.unreadable,
+              })}\n`,
+            );
+          } else {
+            if (model.untrained) process.stdout.write(`⚠ ${UNTRAINED_WARNING}\n`);
+            for (const r of results)
+              process.stdout.write(
+                `${r.image}\t${r.prediction}\t${r.classes
+                  .slice(0, o.top)
+                  .map((k) => `${k.label} ${k.probability.toFixed(3)}`)
+                  .join(', ')}\n`,
+              );
+            for (const u of f.unreadable) process.stdout.write(`${u.path}\tunreadable\t${u.reason}\n`);
+          }
+        } finally {
+          await model.release();
+        }
+      },
+    );
+
+  commandGroup(program, 'data', 'data sets')
+    .command('synthetic')
+    .description(
+      'write a generated image–caption set (coloured shapes) in the published formats, to try training and evaluation on',
+    )
+    .requiredOption('--out <dir>', 'folder: images/, pairs.csv, labels.csv, prompts.json')
+    .option('--count <n>', 'images', positiveInt, 200)
+    .option('--seed <n>', 'seed', nonNegativeInt, 0)
+    .option('--size <n>', 'image side in pixels', positiveInt, 40)
+    .addOption(
+      new Option('--class-by <what>', 'what the label is')
+        .choices(['shape', 'colour', 'both'])
+        .default('both'),
+    )
+    .option('--prompt-sets <n>', 'prompt sets in prompts.json', positiveInt, 10)
+    .action(
+      async (o: {
+        out: string;
+        count: number;
+        seed: number;
+        size: number;
+        classBy: ClassBy;
+        promptSets: number;
+      }) => {
+        const files = await writeSyntheticSet(resolve(o.out), {
+          count: o.count,
+          seed: o.seed,
+          size: o.size,
+          classBy: o.classBy,
+          promptSets: o.promptSets,
+        });
+        process.stdout.write(
+          `${files.items.length} images of ${files.classes.length} classes in ${files.dir}: ${files.pairs}, ${files.labels}, ${files.prompts}\n`,
+        );
+      },
+    );
+}
