@@ -172,7 +172,15 @@ class WorkerPool {
   async close(): Promise<void> {
     for (const job of this.queue.splice(0)) job.reject(new Cancelled());
     this.failure ??= new Error('image loader closed');
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    // terminate() settles on the workers' exit, and unref'd workers do not hold the event loop
+    // open for it: a caller awaiting close() with nothing else pending saw the process end under
+    // it (seen in `kep train vlp`). A ref'd timer keeps the process alive until the exits arrive.
+    const alive = setInterval(() => {}, 1000);
+    try {
+      await Promise.all(this.workers.map((w) => w.terminate()));
+    } finally {
+      clearInterval(alive);
+    }
   }
 }
 
