@@ -1,23 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argmax, normaliseRows, patchClassScores, topKPool } from './slide-pooling.ts';
+import { argmax, topKPool } from './slide-pooling.ts';
 
 function close(actual: ArrayLike<number>, expected: readonly number[], tol = 1e-6): void {
   assert.equal(actual.length, expected.length);
   for (let i = 0; i < expected.length; i++)
     assert.ok(Math.abs(actual[i]! - expected[i]!) <= tol, `[${i}] ${actual[i]} vs ${expected[i]}`);
 }
-
-test('patch × class cosine scores, by hand', () => {
-  // Patches (3, 4) → (0.6, 0.8), (0, 2) → (0, 1), (0, 0) → zero; classes (1, 0) and (1, 1)/√2.
-  const features = Float32Array.from([3, 4, 0, 2, 0, 0]);
-  const classes = Float32Array.from([5, 0, 1, 1]);
-  const s = patchClassScores(features, 3, classes, 2, 2);
-  const r = Math.SQRT1_2;
-  close(s, [0.6, (0.6 + 0.8) * r, 0, r, 0, 0]);
-  close(normaliseRows(Float32Array.from([0, 0, 3, 4]), 2, 2), [0, 0, 0.6, 0.8]);
-  assert.throws(() => normaliseRows(new Float32Array(3), 2, 2), /3 values is not 2×2/);
-});
 
 test('top-K pooling: each class ranks its own patches; sum and mean; K beyond N uses all', () => {
   // 4 patches × 2 classes. Class 0 column: 0.9, 0.1, 0.5, 0.3; class 1 column: 0.2, 0.8, 0.6, 0.7.

@@ -1,7 +1,7 @@
-// Zero-shot slide scoring from patch features, MI-Zero's protocol (Lu et al., CVPR 2023): each
-// patch's cosine similarity with each class embedding, then per class the sum or mean of that
-// class's K highest patch scores ("top-K pooling"); the slide is predicted as the class with the
-// highest pooled score.
+// Top-K pooling of patch × class scores into slide scores, MI-Zero's protocol (Lu et al., CVPR
+// 2023): per class the sum or mean of that class's K highest patch scores (the patch scores are
+// cosines from class-embeddings.ts); the slide is predicted as the class with the highest pooled
+// score.
 //
 // Two conventions, both MI-Zero's: each class picks its own top K patches (the K patches that look
 // most like class A need not be those that look most like class B), and with a slide of fewer than
@@ -12,46 +12,6 @@ export type Pooling = 'sum' | 'mean';
 
 /** The K values of the MI-Zero / KEP tables. */
 export const DEFAULT_TOP_K: readonly number[] = [1, 5, 10, 50];
-
-/** Rows of a row-major matrix scaled to unit L2 norm; all-zero rows stay zero (their cosine is 0). */
-export function normaliseRows(values: Float32Array, rows: number, dim: number): Float32Array {
-  if (values.length !== rows * dim) throw new RangeError(`${values.length} values is not ${rows}×${dim}`);
-  const out = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) {
-    let ss = 0;
-    for (let j = 0; j < dim; j++) ss += values[r * dim + j]! ** 2;
-    if (ss === 0) continue;
-    const inv = 1 / Math.sqrt(ss);
-    for (let j = 0; j < dim; j++) out[r * dim + j] = values[r * dim + j]! * inv;
-  }
-  return out;
-}
-
-/**
- * Cosine similarity of every patch with every class: [patches, classes], row-major. Both inputs
- * are normalised here, so raw features (e.g. read back from a CLAM file) are fine.
- */
-export function patchClassScores(
-  features: Float32Array,
-  patches: number,
-  classEmbeddings: Float32Array,
-  classes: number,
-  dim: number,
-): Float32Array {
-  const f = normaliseRows(features, patches, dim);
-  const c = normaliseRows(classEmbeddings, classes, dim);
-  const out = new Float32Array(patches * classes);
-  for (let p = 0; p < patches; p++) {
-    const fo = p * dim;
-    for (let k = 0; k < classes; k++) {
-      const co = k * dim;
-      let dot = 0;
-      for (let j = 0; j < dim; j++) dot += f[fo + j]! * c[co + j]!;
-      out[p * classes + k] = dot;
-    }
-  }
-  return out;
-}
 
 /** One column (a class's score for every patch) sorted from highest to lowest. */
 function sortedColumn(scores: Float32Array, patches: number, classes: number, k: number): Float32Array {
