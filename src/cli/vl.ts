@@ -29,6 +29,21 @@ import { commandGroup } from './groups.ts';
 
 export type ModelLoader = (source: ModelSource) => Promise<VisionLanguageModel>;
 
+/** What the commands depend on from outside; tests give a test model and collect the output. */
+export interface VisionLanguageDeps {
+  loadModel: ModelLoader;
+  /** Results (stdout). */
+  out: (text: string) => void;
+  /** Warnings and notes (stderr). */
+  err: (text: string) => void;
+}
+
+const defaultDeps: VisionLanguageDeps = {
+  loadModel: loadVisionLanguageModel,
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
 const positiveInt = (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
@@ -80,15 +95,6 @@ export function modelSource(o: ModelOptions): ModelSource {
   };
 }
 
-function warnIfUntrained(model: VisionLanguageModel): void {
-  if (model.untrained) process.stderr.write(`kep: ⚠ ${UNTRAINED_WARNING} (${model.source})\n`);
-}
-
-function reportUnreadable(n: number, total: number, what: string): void {
-  if (n > 0)
-    process.stderr.write(`kep: ${n} of ${total} ${what} unreadable, left out (listed in the report/JSON)\n`);
-}
-
 /** Non-empty lines of a file (one image path or one text per line). */
 function listFile(file: string): string[] {
   return readFileSync(file, 'utf8')
@@ -101,8 +107,15 @@ const DEFAULT_TREE = 'out/demo/knowledge-tree.json';
 
 export function registerVisionLanguageCommands(
   program: Command,
-  load: ModelLoader = loadVisionLanguageModel,
+  deps: Partial<VisionLanguageDeps> = {},
 ): void {
+  const { loadModel: load, out, err } = { ...defaultDeps, ...deps };
+  const warnIfUntrained = (model: VisionLanguageModel): void => {
+    if (model.untrained) err(`kep: ⚠ ${UNTRAINED_WARNING} (${model.source})\n`);
+  };
+  const reportUnreadable = (n: number, total: number, what: string): void => {
+    if (n > 0) err(`kep: ${n} of ${total} ${what} unreadable, left out (listed in the report/JSON)\n`);
+  };
   const evalGroup = commandGroup(program, 'eval', 'evaluations');
 
   withModelOptions(
@@ -180,13 +193,13 @@ export function registerVisionLanguageCommands(
           const summary = zeroShotSummary(result, meta);
           if (o.out) {
             const files = await writeZeroShotReport(resolve(o.out), result, meta);
-            process.stderr.write(`kep: report in ${files.markdown} (and .json, confusion.png)\n`);
+            err(`kep: report in ${files.markdown} (and .json, confusion.png)\n`);
           }
-          if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+          if (o.json) out(`${JSON.stringify(summary)}\n`);
           else {
             const q = (x: { median: number; q1: number; q3: number }) =>
               `${x.median.toFixed(3)} (q1 ${x.q1.toFixed(3)}, q3 ${x.q3.toFixed(3)})`;
-            process.stdout.write(
+            out(
               `${model.untrained ? `⚠ ${UNTRAINED_WARNING}\n` : ''}` +
                 `${result.n_images} images, ${result.n_sets} prompt set(s), model ${model.name}\n` +
                 `weighted F1        ${q(result.wF1)}\nbalanced accuracy  ${q(result.bacc)}\n`,
@@ -233,20 +246,20 @@ export function registerVisionLanguageCommands(
           const captions = f.indices.map((i) => pairs.caption(i));
           const texts = await new TextEmbeddingCache(model).embed(captions);
           const r = crossModalRetrieval(f.features, texts, f.dim, o.k);
-          const out = {
+          const summary = {
             ...r,
             n_unreadable: f.unreadable.length,
             model: model.name,
             untrained: model.untrained,
             ...(model.untrained ? { warning: UNTRAINED_WARNING } : {}),
           };
-          if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+          if (o.json) out(`${JSON.stringify(summary)}\n`);
           else {
             const row = (name: string, rec: Record<string, number>) =>
               `${name}  ${Object.entries(rec)
                 .map(([k, v]) => `${k} ${v.toFixed(3)}`)
                 .join('  ')}`;
-            process.stdout.write(
+            out(
               `${model.untrained ? `⚠ ${UNTRAINED_WARNING}\n` : ''}${r.n_pairs} pairs, model ${model.name}\n` +
                 `${row('image→text', r.image_to_text)}\n${row('text→image', r.text_to_image)}\n`,
             );
@@ -290,9 +303,7 @@ export function registerVisionLanguageCommands(
             untrained: model.untrained,
             unreadable: f.unreadable,
           });
-          process.stderr.write(
-            `kep: ${f.indices.length} image embeddings (dimension ${f.dim}) in ${o.out}\n`,
-          );
+          err(`kep: ${f.indices.length} image embeddings (dimension ${f.dim}) in ${o.out}\n`);
         } finally {
           await model.release();
         }
@@ -330,9 +341,7 @@ export function registerVisionLanguageCommands(
           untrained: model.untrained,
           unreadable: [],
         });
-        process.stderr.write(
-          `kep: ${all.length} text embeddings (dimension ${model.embedDim}) in ${o.out}\n`,
-        );
+        err(`kep: ${all.length} text embeddings (dimension ${model.embedDim}) in ${o.out}\n`);
       } finally {
         await model.release();
       }
@@ -381,7 +390,7 @@ export function registerVisionLanguageCommands(
           treeUsed =
             o.tree === false ? undefined : (o.tree ?? (existsSync(DEFAULT_TREE) ? DEFAULT_TREE : undefined));
           if (o.tree !== false && !treeUsed)
-            process.stderr.write(
+            err(
               `kep: no knowledge tree (${DEFAULT_TREE} absent; --tree FILE, or \`kep knowledge build\`): prompts use the class names only\n`,
             );
           ({ set, info } = promptSetFromClassNames(names, treeUsed ? loadTree(treeUsed) : undefined, {
@@ -389,7 +398,7 @@ export function registerVisionLanguageCommands(
           }));
           for (const c of info)
             if (c.match === 'none' || c.match === 'ambiguous')
-              process.stderr.write(
+              err(
                 `kep: "${c.label}": ${c.match === 'none' ? 'not in the tree' : 'several diseases match'}; using the name alone${c.suggestions?.length ? ` (closest: ${c.suggestions.map((s) => s.name).join('; ')})` : ''}\n`,
               );
         }
@@ -413,7 +422,7 @@ export function registerVisionLanguageCommands(
             return { image: paths[input]!, prediction: classes.labels[best[row]!]!, classes: ranked };
           });
           if (o.json) {
-            process.stdout.write(
+            out(
               `${JSON.stringify({
                 model: model.name,
                 untrained: model.untrained,
@@ -426,15 +435,15 @@ export function registerVisionLanguageCommands(
               })}\n`,
             );
           } else {
-            if (model.untrained) process.stdout.write(`⚠ ${UNTRAINED_WARNING}\n`);
+            if (model.untrained) out(`⚠ ${UNTRAINED_WARNING}\n`);
             for (const r of results)
-              process.stdout.write(
+              out(
                 `${r.image}\t${r.prediction}\t${r.classes
                   .slice(0, o.top)
                   .map((k) => `${k.label} ${k.probability.toFixed(3)}`)
                   .join(', ')}\n`,
               );
-            for (const u of f.unreadable) process.stdout.write(`${u.path}\tunreadable\t${u.reason}\n`);
+            for (const u of f.unreadable) out(`${u.path}\tunreadable\t${u.reason}\n`);
           }
         } finally {
           await model.release();
@@ -473,7 +482,7 @@ export function registerVisionLanguageCommands(
           classBy: o.classBy,
           promptSets: o.promptSets,
         });
-        process.stdout.write(
+        out(
           `${files.items.length} images of ${files.classes.length} classes in ${files.dir}: ${files.pairs}, ${files.labels}, ${files.prompts}\n`,
         );
       },

@@ -37,7 +37,7 @@ export function confusionSvg(
   const headTop = 28 + (opts.title ? 22 : 0) + (opts.warning ? 22 : 0);
   const left = labelWidth + 24;
   const top = headTop;
-  const textWidth = Math.max((opts.title ?? '').length * 9.5, (opts.warning ?? '').length * 8.5) + 20;
+  const textWidth = Math.max((opts.title ?? '').length * 9.5, (opts.warning ?? '').length * 9.3) + 20;
   const width = Math.round(Math.max(left + n * CELL + 20, textWidth));
   const height = top + n * CELL + (labelWidth - 12) * 0.72 + 36;
   const parts: string[] = [];
