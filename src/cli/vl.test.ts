@@ -257,3 +257,36 @@ test('kep data synthetic writes a set the other commands read', async () => {
   assert.match(r.out, /^9 images of 3 classes in /);
   assert.equal(readFileSync(join(out, 'labels.csv'), 'utf8').split('\n')[1], 'images/img_0.png,circle');
 });
+
+test('kep eval table: runs × data sets from zeroshot.json reports, untrained runs marked', async () => {
+  const base = ['eval', 'zeroshot', '--model', 'x', '--images', colours.labels, '--prompts', colours.prompts];
+  await run([...base, '--out', join(dir, 't1'), '--name', 'colour model']);
+  await run([...base, '--out', join(dir, 't2'), '--name', 'untrained'], fakeColourModel({ untrained: true }));
+  const { out } = await run([
+    'eval',
+    'table',
+    join(dir, 't1/zeroshot.json'),
+    join(dir, 't2/zeroshot.json'),
+    '--metric',
+    'bacc',
+  ]);
+  assert.equal(
+    out,
+    [
+      'Zero-shot balanced accuracy, median [q1, q3] over prompt sets',
+      '',
+      '| run | prompts |',
+      '|---|---:|',
+      '| colour model | 1.000 [1.000, 1.000] |',
+      '| untrained | 1.000 [1.000, 1.000] † |',
+      '',
+      '† untrained model (random weights): chance-level, not a result.',
+      '',
+    ].join('\n'),
+  );
+  await assert.rejects(
+    run(['eval', 'table', join(dir, 't1/zeroshot.json'), join(dir, 't1/zeroshot.json')]),
+    /two reports for run "colour model" on prompts/,
+  );
+  await assert.rejects(run(['eval', 'table', colours.prompts]), /not a zeroshot\.json report/);
+});

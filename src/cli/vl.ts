@@ -4,7 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { readLabelled } from '../data/labelled.ts';
+import { type LabelFrom, readLabelled } from '../data/labelled.ts';
 import { readPairs } from '../data/pairs.ts';
 import { poolPromptSets, readPromptFile } from '../data/prompt-sets.ts';
 import { type ClassBy, writeSyntheticSet } from '../data/synthetic.ts';
@@ -20,6 +20,7 @@ import {
 import { parseClassList, promptSetFromClassNames } from '../eval/class-prompts.ts';
 import { writeEmbeddings } from '../eval/embeddings-file.ts';
 import { embedImageFiles } from '../eval/image-features.ts';
+import { type TableMetric, readReport, resultsTable } from '../eval/results-table.ts';
 import { crossModalRetrieval } from '../eval/retrieval.ts';
 import { zeroShotClassify } from '../eval/zeroshot.ts';
 import { UNTRAINED_WARNING, writeZeroShotReport, zeroShotSummary } from '../eval/zeroshot-report.ts';
@@ -138,6 +139,18 @@ export function registerVisionLanguageCommands(
     .option('--workers <n>', 'image decoding threads (0: main thread)', nonNegativeInt)
     .option('--image-column <name>', 'image column of the labels file')
     .option('--label-column <name>', 'label column of the labels file')
+    .addOption(
+      new Option(
+        '--label-from <which>',
+        'for a folder of images: the class is the top subfolder or the parent folder',
+      )
+        .choices(['top', 'parent'])
+        .default('top'),
+    )
+    .option(
+      '--name <name>',
+      'name of this run in the report and in `kep eval table` (default: the --model value)',
+    )
     .action(
       async (
         o: ModelOptions & {
@@ -151,6 +164,8 @@ export function registerVisionLanguageCommands(
           workers?: number;
           imageColumn?: string;
           labelColumn?: string;
+          labelFrom: LabelFrom;
+          name?: string;
         },
       ) => {
         // Inputs are checked before the model loads: a typo should not cost a model load.
@@ -158,6 +173,7 @@ export function registerVisionLanguageCommands(
           ...(o.root ? { root: o.root } : {}),
           ...(o.imageColumn ? { imageColumn: o.imageColumn } : {}),
           ...(o.labelColumn ? { labelColumn: o.labelColumn } : {}),
+          labelFrom: o.labelFrom,
         });
         const fileSets = readPromptFile(o.prompts);
         const sets = o.ensemble ? [poolPromptSets(fileSets)] : fileSets;
@@ -182,6 +198,7 @@ export function registerVisionLanguageCommands(
           );
           progress.stop();
           const meta = {
+            name: o.name ?? o.model,
             model: { name: model.name, source: model.source, untrained: model.untrained },
             images: resolve(o.images),
             root: data.root,
@@ -269,6 +286,15 @@ export function registerVisionLanguageCommands(
         }
       },
     );
+
+  evalGroup
+    .command('table')
+    .description('the results table (runs × data sets, median [q1, q3]) from zeroshot.json reports')
+    .argument('<reports...>', 'zeroshot.json files written by `kep eval zeroshot --out`')
+    .addOption(new Option('--metric <name>', 'metric').choices(['wF1', 'bacc']).default('wF1'))
+    .action((files: string[], o: { metric: TableMetric }) => {
+      out(resultsTable(files.map(readReport), o.metric));
+    });
 
   const embed = commandGroup(program, 'embed', 'embeddings of images or texts, written to disk for reuse');
   withModelOptions(embed.command('images').description('embed image files into a safetensors file'))

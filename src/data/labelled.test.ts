@@ -76,5 +76,15 @@ test('a folder of class subfolders (ImageFolder layout), recursing, images only'
   assert.deepEqual(set.classes, ['ADI', 'TUM']);
   assert.equal((await readLabelled(root)).items.length, 3);
   assert.throws(() => readImageFolder(join(dir, 'folder', 'ADI')), /no images in class subfolders/);
+  // LC25000's layout: the class is the folder an image is in, one level below a grouping folder.
+  file('lc/lung_image_sets/lung_aca/1.jpeg', '');
+  file('lc/lung_image_sets/lung_n/2.jpeg', '');
+  file('lc/colon_image_sets/colon_aca/3.jpeg', '');
+  assert.deepEqual(readImageFolder(join(dir, 'lc'), 'parent').classes, ['colon_aca', 'lung_aca', 'lung_n']);
+  assert.deepEqual((await readLabelled(join(dir, 'lc'))).classes, ['colon_image_sets', 'lung_image_sets']);
+  assert.deepEqual(
+    (await readLabelled(join(dir, 'lc'), { labelFrom: 'parent' })).items[0]!.name,
+    'colon_image_sets/colon_aca/3.jpeg',
+  );
   await assert.rejects(readLabelled(join(dir, 'nope')), /nope: cannot read/);
 });

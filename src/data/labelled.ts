@@ -2,7 +2,7 @@
 // from the header) with an image root, or a folder with one subfolder per class (torchvision's
 // ImageFolder layout, which is how Kather CRC, LC25000 and others unpack).
 import { readdirSync, statSync } from 'node:fs';
-import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { ManifestError, findColumn, readDelimited } from './delimited.ts';
 import { IMAGE_COLUMNS } from './pairs.ts';
 
@@ -29,6 +29,8 @@ export const LABEL_COLUMNS = ['label', 'class', 'target', 'labels', 'class_name'
 export interface LabelsReadOptions {
   /** Image root (default: the labels file's folder). */
   root?: string;
+  /** For a folder layout: which folder names the class (default 'top'). */
+  labelFrom?: LabelFrom;
   imageColumn?: string;
   labelColumn?: string;
 }
@@ -60,23 +62,30 @@ export async function readLabelledImages(file: string, opts: LabelsReadOptions =
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.webp', '.bmp', '.gif']);
 
+/**
+ * Where a folder layout's label comes from: 'top' — the subfolder of the root an image is under
+ * (torchvision's ImageFolder; Kather CRC: ROOT/ADI/…); 'parent' — the folder the image is in
+ * (LC25000: ROOT/lung_image_sets/lung_aca/…).
+ */
+export type LabelFrom = 'top' | 'parent';
+
 /** A folder of class subfolders: every image below `root/<class>/` (recursively) has that class. */
-export function readImageFolder(root: string): LabelledSet {
+export function readImageFolder(root: string, labelFrom: LabelFrom = 'top'): LabelledSet {
   const abs = resolve(root);
   const items: LabelledImage[] = [];
-  const walk = (dir: string, rel: string, label: string): void => {
+  const walk = (dir: string, rel: string, top: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
       byCodePoint(a.name, b.name),
     )) {
       const path = join(dir, entry.name);
-      const name = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (entry.isDirectory()) walk(path, name, label);
+      const name = `${rel}/${entry.name}`;
+      if (entry.isDirectory()) walk(path, name, top);
       else if (IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase()))
-        items.push({ path, name: `${label}/${name}`, label, line: 0 });
+        items.push({ path, name, label: labelFrom === 'top' ? top : basename(dir), line: 0 });
     }
   };
   for (const entry of readdirSync(abs, { withFileTypes: true })) {
-    if (entry.isDirectory()) walk(join(abs, entry.name), '', entry.name);
+    if (entry.isDirectory()) walk(join(abs, entry.name), entry.name, entry.name);
   }
   if (items.length === 0)
     throw new ManifestError(abs, undefined, 'no images in class subfolders (expected ROOT/<class>/<image>)');
@@ -92,5 +101,5 @@ export async function readLabelled(source: string, opts: LabelsReadOptions = {})
   } catch (err) {
     throw new ManifestError(source, undefined, `cannot read: ${(err as Error).message}`);
   }
-  return dir ? readImageFolder(source) : readLabelledImages(source, opts);
+  return dir ? readImageFolder(source, opts.labelFrom) : readLabelledImages(source, opts);
 }

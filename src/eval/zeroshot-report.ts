@@ -10,6 +10,8 @@ import { confusionSvg, svgToPng } from './confusion-image.ts';
 import type { ZeroShotResult, ZeroShotSetResult } from './zeroshot.ts';
 
 export interface ZeroShotMeta {
+  /** Name of the run (rows of `kep eval table`). */
+  name: string;
   model: { name: string; source: string; untrained: boolean };
   /** The labels file (or class folder) and image root. */
   images: string;
@@ -102,7 +104,7 @@ export function zeroShotMarkdown(r: ZeroShotResult, meta: ZeroShotMeta): string 
     '# Zero-shot classification',
     '',
     ...(meta.model.untrained ? [`> **⚠ ${UNTRAINED_WARNING}.**`, ''] : []),
-    `- model: \`${meta.model.name}\` — ${meta.model.source}`,
+    `- run: ${meta.name}; model: \`${meta.model.name}\` — ${meta.model.source}`,
     `- images: \`${meta.images}\` (root \`${meta.root}\`): ${r.n_images} classified, ${meta.unreadable.length} unreadable`,
     `- classes: ${r.classes.join(', ')}${r.distractors.length ? `; distractors offered by the prompts: ${r.distractors.join(', ')}` : ''}`,
     `- prompts: \`${meta.prompts}\`, ${r.n_sets} set${r.n_sets === 1 ? '' : 's'}${meta.ensemble ? ' (all sets pooled into one template ensemble)' : ''}; ${meta.texts.embedded} distinct captions embedded`,
@@ -164,6 +166,7 @@ export async function writeZeroShotReport(
   };
   const med = medianSet(r);
   const report = {
+    name: meta.name,
     ...zeroShotSummary(r, meta),
     model: meta.model,
     images: meta.images,

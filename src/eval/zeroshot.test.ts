@@ -152,6 +152,7 @@ test('the report: JSON, Markdown and a confusion-matrix PNG, flagged loudly for 
     new TextEmbeddingCache(model),
   );
   const meta: ZeroShotMeta = {
+    name: 'colour test',
     model: { name: model.name, source: model.source, untrained: true },
     images: byBoth.labels,
     root: byBoth.dir,
