@@ -374,6 +374,25 @@ export class Trainer {
     return state.meta ?? {};
   }
 
+  /**
+   * Parameters, step and optimiser moments from another trainer's state, when which parameters
+   * train changes (a freeze schedule): moments of parameters the state did not train start at zero.
+   */
+  adopt(state: CheckpointState): void {
+    for (const p of this.specs) {
+      const saved = state.params.get(p.name);
+      if (!saved) throw new Error(`adopt: no tensor for parameter ${p.name}`);
+      this.values.get(p.name)!.data.set(saved.data);
+    }
+    this.step = state.optimizer?.step ?? this.step;
+    for (const [name, pair] of this.m) {
+      const mm = state.optimizer?.m.get(name);
+      const vv = state.optimizer?.v.get(name);
+      pair.data.set(mm ?? new Float32Array(pair.data.length));
+      this.v.get(name)!.data.set(vv ?? new Float32Array(pair.data.length));
+    }
+  }
+
   async release(): Promise<void> {
     for (const s of [this.fused, this.accumulate, this.apply, ...this.evaluate.values()]) await s?.release();
     this.evaluate.clear();

@@ -32,6 +32,7 @@ export const knowledgeConfigSchema = z.strictObject({
   maxLength: z.number().int().min(8).max(512).default(64),
   vocabSize: z.number().int().min(200).default(8000),
   dropout: z.number().min(0).max(0.9).default(0.1),
+  pooling: z.enum(['cls', 'mean']).default('mean'),
   p: z.number().int().positive().default(32),
   k: z.number().int().min(2).default(8),
   loss: z.enum(['adasp', 'triplet']).default('adasp'),
@@ -55,7 +56,7 @@ const encoderFileSchema = z.strictObject({
   vocab: z.string(),
 });
 
-function modelConfig(cfg: KnowledgeConfig, vocabSize: number): TextEncoderConfig {
+export function modelConfig(cfg: KnowledgeConfig, vocabSize: number): TextEncoderConfig {
   const text: BertConfig = {
     vocabSize,
     hidden: cfg.hidden,
@@ -66,7 +67,7 @@ function modelConfig(cfg: KnowledgeConfig, vocabSize: number): TextEncoderConfig
     typeVocabSize: 2,
     eps: 1e-12,
   };
-  return { text, embedDim: cfg.embedDim };
+  return { text, embedDim: cfg.embedDim, pooling: cfg.pooling };
 }
 
 /** Tokenised texts as int64 [n, seq] feeds. */
@@ -198,6 +199,49 @@ export async function trainKnowledgeEncoder(
   return { summary, baseline, evalSets };
 }
 
+export interface KnowledgeEncoderFolder {
+  config: KnowledgeConfig;
+  tokenizer: BertTokenizer;
+  vocabPath: string;
+  /** The text encoder the folder's weights are for (tower 'text'). */
+  textConfig: TextEncoderConfig;
+  /** The newest complete checkpoint and its parameters (`text.…`, `text_head.…`). */
+  checkpoint: string;
+  params: Map<string, Float32Array>;
+}
+
+/** Reads a folder written by `kep train knowledge` (also how S2 initialises its text towers). */
+export function readKnowledgeEncoderFolder(dir: string): KnowledgeEncoderFolder {
+  const file = join(dir, ENCODER_FILE);
+  if (!existsSync(file)) throw new Error(`${dir}: not a knowledge encoder folder (no ${ENCODER_FILE})`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  const parsed = encoderFileSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new Error(
+      `${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  const { config, vocab } = parsed.data;
+  const vocabPath = join(dir, vocab);
+  const tokenizer = BertTokenizer.fromVocabFile(vocabPath);
+  const found = latestCheckpoint(join(dir, 'checkpoints'));
+  if (!found) throw new Error(`${dir}: no complete checkpoint in ${join(dir, 'checkpoints')}`);
+  const state = loadCheckpoint(found.path);
+  const params = new Map([...state.params].map(([k, t]) => [k, t.data]));
+  return {
+    config,
+    tokenizer,
+    vocabPath,
+    textConfig: modelConfig(config, tokenizer.vocabSize),
+    checkpoint: found.path,
+    params,
+  };
+}
+
 /** A trained encoder folder, ready to embed text. */
 export class KnowledgeEncoder {
   private constructor(
@@ -208,27 +252,17 @@ export class KnowledgeEncoder {
   ) {}
 
   static async load(dir: string): Promise<KnowledgeEncoder> {
-    const file = join(dir, ENCODER_FILE);
-    if (!existsSync(file)) throw new Error(`${dir}: not a knowledge encoder folder (no ${ENCODER_FILE})`);
-    const parsed = encoderFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (!parsed.success)
-      throw new Error(
-        `${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-      );
-    const { config, vocab } = parsed.data;
-    const tokenizer = BertTokenizer.fromVocabFile(join(dir, vocab));
-    const found = latestCheckpoint(join(dir, 'checkpoints'));
-    if (!found) throw new Error(`${dir}: no complete checkpoint in ${join(dir, 'checkpoints')}`);
-    const state = loadCheckpoint(found.path);
+    const folder = readKnowledgeEncoderFolder(dir);
+    const { config, tokenizer } = folder;
     const g = new Graph('knowledge-encoder');
     const ids = g.input('ids', 'int64', ['batch', 'seq']);
     const mask = g.input('mask', 'int64', ['batch', 'seq']);
-    g.output('embedding', encodeText(g, ids, mask, modelConfig(config, tokenizer.vocabSize)));
+    g.output('embedding', encodeText(g, ids, mask, folder.textConfig));
     const paramData = new Map<string, Float32Array>();
     for (const name of g.params.keys()) {
-      const t = state.params.get(name);
-      if (!t) throw new Error(`${found.path}: no tensor ${name}`);
-      paramData.set(name, t.data);
+      const t = folder.params.get(name);
+      if (!t) throw new Error(`${folder.checkpoint}: no tensor ${name}`);
+      paramData.set(name, t);
     }
     const session = await compile(
       g,

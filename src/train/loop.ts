@@ -39,11 +39,21 @@ export interface LoopHooks {
   meta?: Record<string, unknown>;
   /** Called after each step, e.g. to clamp a parameter. */
   afterStep?(result: StepResult): void;
+  /**
+   * Before step `step`: a trainer to continue with instead of the current one (a freeze schedule
+   * changes which parameters train), or undefined to keep it.
+   */
+  trainerFor?(step: number, current: Trainer): Promise<Trainer | undefined>;
+  /** The loss to report for the step just taken, when the trainer's own is a surrogate (GradCache),
+   * and further per-step figures (loss terms) for the metrics line. */
+  stepReport?(): { loss: number; terms?: Record<string, number> };
 }
 
 export interface MetricsLine {
   step: number;
   loss?: number;
+  /** Terms of the loss, where a trainer reports them (e.g. KEP's image–text and text–knowledge). */
+  terms?: Record<string, number>;
   lr?: number;
   gradNorm?: number;
   itemsPerSecond?: number;
@@ -154,15 +164,20 @@ export async function runTraining(
         break;
       }
       const step = trainer.step;
+      const next = await hooks.trainerFor?.(step, trainer);
+      if (next) trainer = next;
       const lr = schedule(step);
       const t0 = performance.now();
       const result = await trainer.trainStep(await hooks.batches(step), lr);
       hooks.afterStep?.(result);
+      const report = hooks.stepReport?.();
+      if (report) result.loss = report.loss;
       const seconds = (performance.now() - t0) / 1000;
       windowSteps++;
       append({
         step: trainer.step,
         loss: result.loss,
+        ...(report?.terms ? { terms: report.terms } : {}),
         lr,
         gradNorm: result.gradNorm,
         itemsPerSecond: hooks.itemsPerStep / seconds,
