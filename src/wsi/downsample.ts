@@ -23,6 +23,8 @@ export interface DownsampledView {
 export interface DownsampleOptions {
   /** Colour under transparent pixels (default white, as openslide-python's thumbnails). */
   background?: readonly [number, number, number];
+  /** Level pixels read per band (bounds memory; default 2²⁵). */
+  bandPixels?: number;
 }
 
 /** Background colour a slide asks for (openslide.background-color, hex RRGGBB), else white. */
@@ -61,7 +63,8 @@ export async function readDownsampled(
   const outW = Math.min(width, lw);
   const outH = Math.min(height, lh);
   const background = options.background ?? slideBackground(slide);
-  if (outW === lw && outH === lh && lw * lh <= BAND_PIXELS) {
+  const bandPixels = options.bandPixels ?? BAND_PIXELS;
+  if (outW === lw && outH === lh && lw * lh <= bandPixels) {
     // The level already has the size: a copy, transparent pixels composited onto the background.
     const region = await slide.readRegion(0, 0, level, lw, lh);
     return {
@@ -72,7 +75,7 @@ export async function readDownsampled(
     };
   }
   const area = new AreaAverager(lw, lh, outW, outH);
-  const bandRows = Math.max(1, Math.min(lh, Math.floor(BAND_PIXELS / lw)));
+  const bandRows = Math.max(1, Math.min(lh, Math.floor(bandPixels / lw)));
   const ds = slide.levels[level]!.downsample;
   for (let y = 0; y < lh; y += bandRows) {
     const rows = Math.min(bandRows, lh - y);
@@ -132,7 +135,7 @@ class AreaAverager {
   }
 
   addRows(y0: number, rows: number, rgba: Uint8Array, bg: readonly [number, number, number]): void {
-    const { sw, sh, dw, dh, col0, colW0, row, rowWeight } = this;
+    const { sw, sh, dh, col0, colW0, row, rowWeight } = this;
     const fy = dh / sh;
     for (let r = 0; r < rows; r++) {
       row.fill(0);
