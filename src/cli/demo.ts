@@ -25,11 +25,6 @@ import { createProgress } from '../util/progress.ts';
 
 // Small enough that a minute of training makes visible progress on two cores.
 const DEMO_ENCODER = {
-  layers: 2,
-  hidden: 128,
-  heads: 2,
-  intermediate: 512,
-  maxLength: 48,
   vocabSize: 4000,
   evalEvery: 100000,
   checkpointEvery: 50,

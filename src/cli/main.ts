@@ -6,6 +6,7 @@ import { registerDemoCommand } from './demo.ts';
 import { registerKnowledgeCommands } from './knowledge.ts';
 import { registerModelCommands } from './models.ts';
 import { registerTrainCommands } from './train.ts';
+import { registerVlpTrainCommand } from './train-vlp.ts';
 import { registerVisionLanguageCommands } from './vl.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerModelCommands(program);
   registerTrainCommands(program);
+  registerVlpTrainCommand(program);
   registerVisionLanguageCommands(program);
   return program;
 }

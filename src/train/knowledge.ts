@@ -23,25 +23,30 @@ import { PKSampler } from './pk-sampler.ts';
 import { type TrainingSample, groupIdentities } from './samples.ts';
 import { splitForEvaluation } from './split.ts';
 
+// Defaults: the small encoder that fits this 2-core machine, chosen by measurement
+// (docs/knowledge-encoder.md): mean pooling (a random BERT's [CLS] is the same vector for every
+// text, and training from it measured worse than no training at all), P×K = 64×4 (diseases
+// average 3.5 texts, so K = 8 was mostly repeats), 32 tokens (names and synonyms are short;
+// definitions keep their opening, which names the disease).
 export const knowledgeConfigSchema = z.strictObject({
-  layers: z.number().int().positive().default(4),
-  hidden: z.number().int().positive().default(256),
-  heads: z.number().int().positive().default(4),
-  intermediate: z.number().int().positive().default(1024),
+  layers: z.number().int().positive().default(2),
+  hidden: z.number().int().positive().default(128),
+  heads: z.number().int().positive().default(2),
+  intermediate: z.number().int().positive().default(512),
   embedDim: z.number().int().positive().default(512),
-  maxLength: z.number().int().min(8).max(512).default(64),
+  maxLength: z.number().int().min(8).max(512).default(32),
   vocabSize: z.number().int().min(200).default(8000),
   dropout: z.number().min(0).max(0.9).default(0.1),
   pooling: z.enum(['cls', 'mean']).default('mean'),
-  p: z.number().int().positive().default(32),
-  k: z.number().int().min(2).default(8),
+  p: z.number().int().positive().default(64),
+  k: z.number().int().min(2).default(4),
   loss: z.enum(['adasp', 'triplet']).default('adasp'),
   temperature: z.number().positive().default(0.04),
-  lr: z.number().positive().default(5e-4),
-  warmup: z.number().int().nonnegative().default(100),
+  lr: z.number().positive().default(1e-3),
+  warmup: z.number().int().nonnegative().default(50),
   weightDecay: z.number().nonnegative().default(0.2),
-  steps: z.number().int().positive().default(3000),
-  evalEvery: z.number().int().positive().default(100),
+  steps: z.number().int().positive().default(2000),
+  evalEvery: z.number().int().positive().default(200),
   checkpointEvery: z.number().int().positive().default(50),
   heldOut: z.number().min(0).max(0.9).default(0.2),
   seed: z.number().int().default(0),
