@@ -6,6 +6,7 @@
 // with no pyramid can be tens of gigapixels), and a band-wise area average has no seams, where
 // resizing each band separately would have them.
 import type { RgbImage } from '../data/image.ts';
+import type { Progress } from '../util/progress.ts';
 import { rgbaToRgb, type Slide } from './slide.ts';
 
 /** Level pixels read per band (×4 bytes): bounds memory on slides without a usable pyramid. */
@@ -25,6 +26,8 @@ export interface DownsampleOptions {
   background?: readonly [number, number, number];
   /** Level pixels read per band (bounds memory; default 2²⁵). */
   bandPixels?: number;
+  /** Told the level's row count, then the rows read so far. */
+  progress?: Progress;
 }
 
 /** Background colour a slide asks for (openslide.background-color, hex RRGGBB), else white. */
@@ -77,12 +80,14 @@ export async function readDownsampled(
   const area = new AreaAverager(lw, lh, outW, outH);
   const bandRows = Math.max(1, Math.min(lh, Math.floor(bandPixels / lw)));
   const ds = slide.levels[level]!.downsample;
+  options.progress?.setTotal(lh);
   for (let y = 0; y < lh; y += bandRows) {
     const rows = Math.min(bandRows, lh - y);
     // Level-0 coordinates of the band: exact for the first band; later bands of a level whose
     // downsample is not an integer start within a fraction of a pixel of where they should.
     const band = await slide.readRegion(0, Math.round(y * ds), level, lw, rows);
     area.addRows(y, rows, band.data, background);
+    options.progress?.update(y + rows);
   }
   return { image: area.result(), level, scaleX: slide.width / outW, scaleY: slide.height / outH };
 }

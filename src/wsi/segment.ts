@@ -15,6 +15,7 @@
 //   where cv2.contourArea measures polygons through the boundary pixels' centres (smaller by about
 //   half a pixel per boundary pixel).
 import type { RgbImage } from '../data/image.ts';
+import type { Progress } from '../util/progress.ts';
 import {
   filterPolygons,
   type MaskPolygon,
@@ -180,8 +181,12 @@ export function segmentationDownsample(
   return Math.max(1, Math.min(o.downsample, Math.max(slide.width, slide.height) / o.minSide));
 }
 
-/** Segments a slide: reads the low-resolution view, then segmentImage. */
-export async function segmentTissue(slide: Slide, options: SegmentOptions = {}): Promise<TissueSegmentation> {
+/** Segments a slide: reads the low-resolution view (reporting its rows to `progress`), then segmentImage. */
+export async function segmentTissue(
+  slide: Slide,
+  options: SegmentOptions = {},
+  progress?: Progress,
+): Promise<TissueSegmentation> {
   const o = resolveSegmentOptions(options);
   let image: RgbImage;
   let level: number;
@@ -193,12 +198,12 @@ export async function segmentTissue(slide: Slide, options: SegmentOptions = {}):
         `segmentation level ${o.level} out of range (${slide.levels.length} levels)`,
       );
     const l = slide.levels[o.level]!;
-    const view = await readDownsampled(slide, l.width, l.height);
+    const view = await readDownsampled(slide, l.width, l.height, { progress });
     image = view.image;
     level = o.level;
   } else {
     const [w, h] = downsampledSize(slide, segmentationDownsample(slide, o));
-    const view = await readDownsampled(slide, w, h);
+    const view = await readDownsampled(slide, w, h, { progress });
     image = view.image;
     level = view.level;
   }
@@ -276,5 +281,19 @@ export function segmentImage(
       holesKept: polygons.reduce((s, p) => s + p.holes.length, 0),
     },
     warnings,
+  };
+}
+
+/** What segmentation.json holds: the view, the settings, the thresholds, the figures, the warnings. */
+export function segmentationSummary(slide: Slide, seg: TissueSegmentation): Record<string, unknown> {
+  return {
+    slide: slide.path,
+    level0: { width: slide.width, height: slide.height, mpp: slide.mpp ?? null },
+    view: { width: seg.width, height: seg.height, level: seg.level, scaleX: seg.scaleX, scaleY: seg.scaleY },
+    threshold: seg.threshold,
+    options: { ...seg.options, level: seg.options.level ?? null },
+    areas: seg.areas,
+    stats: { ...seg.stats, tissueAreaMm2: seg.stats.tissueAreaMm2 ?? null },
+    warnings: seg.warnings,
   };
 }

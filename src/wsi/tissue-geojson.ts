@@ -1,6 +1,7 @@
 // Tissue contours as GeoJSON in level-0 pixel coordinates, the form QuPath imports and exports
 // (File › Import objects): a FeatureCollection with one Polygon feature per tissue region, its holes
 // as inner rings, `properties.objectType: "annotation"` and the classification "Tissue".
+import { writeFileAtomic } from '../util/atomic.ts';
 import type { MaskPolygon, Ring } from './contours.ts';
 import type { TissueSegmentation } from './segment.ts';
 
@@ -59,4 +60,12 @@ export function tissueGeoJson(
   seg: Pick<TissueSegmentation, 'polygons' | 'scaleX' | 'scaleY'>,
 ): TissueFeatureCollection {
   return polygonsToGeoJson(seg.polygons, seg.scaleX, seg.scaleY);
+}
+
+/** Writes tissue.geojson atomically. */
+export function writeTissueGeoJson(
+  path: string,
+  seg: Pick<TissueSegmentation, 'polygons' | 'scaleX' | 'scaleY'>,
+): void {
+  writeFileAtomic(path, `${JSON.stringify(tissueGeoJson(seg))}\n`);
 }
