@@ -8,6 +8,7 @@ import { registerModelCommands } from './models.ts';
 import { registerTrainCommands } from './train.ts';
 import { registerVlpTrainCommand } from './train-vlp.ts';
 import { registerVisionLanguageCommands } from './vl.ts';
+import { registerWsiCommands } from './wsi.ts';
 import { registerWsiRunCommand } from './wsi-run.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerTrainCommands(program);
   registerVlpTrainCommand(program);
   registerVisionLanguageCommands(program);
+  registerWsiCommands(program);
   registerWsiRunCommand(program);
   return program;
 }
