@@ -233,7 +233,9 @@ export function readKnowledgeEncoderFolder(dir: string): KnowledgeEncoderFolder 
   const { config, vocab } = parsed.data;
   const vocabPath = join(dir, vocab);
   const tokenizer = BertTokenizer.fromVocabFile(vocabPath);
-  const found = latestCheckpoint(join(dir, 'checkpoints'));
+  const found = latestCheckpoint(join(dir, 'checkpoints'), {
+    onSkip: (p, e) => process.stderr.write(`skipping incomplete checkpoint ${p}: ${e.message}\n`),
+  });
   if (!found) throw new Error(`${dir}: no complete checkpoint in ${join(dir, 'checkpoints')}`);
   const state = loadCheckpoint(found.path);
   const params = new Map([...state.params].map(([k, t]) => [k, t.data]));
