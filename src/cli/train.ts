@@ -1,6 +1,5 @@
 // `kep train knowledge`, `kep eval knowledge` and `kep knowledge link`: the knowledge encoder (S1).
 import { Command, InvalidArgumentError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { buildGalleries, evaluateWithBaseline } from '../eval/galleries.ts';
 import { formatReidTable } from '../eval/table.ts';
@@ -8,6 +7,7 @@ import { samples as treeSamples } from '../knowledge/export.ts';
 import { loadTree } from '../knowledge/tree-io.ts';
 import { KnowledgeEncoder, knowledgeConfigSchema, trainKnowledgeEncoder } from '../train/knowledge.ts';
 import { readSamples } from '../train/samples.ts';
+import { readSettings } from './config-file.ts';
 import { commandGroup } from './groups.ts';
 
 const positive = (v: string): number => {
@@ -41,24 +41,16 @@ export function registerTrainCommands(program: Command): void {
         loss?: string;
         seed?: number;
       }) => {
-        const overrides = o.config
-          ? (JSON.parse(readFileSync(o.config, 'utf8')) as Record<string, unknown>)
-          : {};
-        const parsed = knowledgeConfigSchema.safeParse({
-          ...overrides,
-          ...(o.steps ? { steps: o.steps } : {}),
-          ...(o.loss ? { loss: o.loss } : {}),
-          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        const config = readSettings(knowledgeConfigSchema, o.config, {
+          steps: o.steps,
+          loss: o.loss,
+          seed: o.seed,
         });
-        if (!parsed.success)
-          throw new Error(
-            `${o.config ?? 'options'}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-          );
         const data = await readSamples(o.samples);
         const run = await trainKnowledgeEncoder(
           data,
           resolve(o.out),
-          parsed.data,
+          config,
           o.minutes !== undefined ? { minutes: o.minutes } : {},
         );
         const encoder = await KnowledgeEncoder.load(resolve(o.out));
