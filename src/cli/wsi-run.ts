@@ -6,6 +6,7 @@ import { UNTRAINED_WARNING } from '../eval/zeroshot-report.ts';
 import { runWsiBatch } from '../pipeline/wsi-run.ts';
 import { commandGroup } from './groups.ts';
 import { modelSource } from './vl.ts';
+import { addPatchOptions, addSegmentOptions, patchOptionsFrom, segmentOptionsFrom } from './wsi.ts';
 
 export interface WsiRunDeps {
   loadModel: (source: ModelSource) => Promise<VisionLanguageModel>;
@@ -29,16 +30,6 @@ const nonNegativeInt = (v: string): number => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
   return n;
 };
-const positive = (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0)) throw new InvalidArgumentError('expected a positive number');
-  return n;
-};
-const fraction = (v: string): number => {
-  const n = Number(v);
-  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('expected a number in [0, 1]');
-  return n;
-};
 const kList = (v: string): number[] => {
   const ks = v.split(',').map((s) => Number(s.trim()));
   if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1))
@@ -46,37 +37,37 @@ const kList = (v: string): number[] => {
   return ks;
 };
 
-interface RunOptions {
-  out: string;
-  model: string;
-  modelDir?: string;
-  weights?: string;
-  vocab?: string;
-  keyMap?: string;
-  threads?: number;
-  prompts?: string;
-  labels?: string;
-  root?: string;
-  magnification: number;
-  patchSize: number;
-  minTissue: number;
-  mpp?: number;
-  assumeMagnification?: number;
-  topK: number[];
-  pooling: 'sum' | 'mean';
-  batch: number;
-  workers?: number;
-  imageSide: number;
-  heatmapSide: number;
-  colormap: 'viridis' | 'turbo';
-  retryFailed: boolean;
-  json: boolean;
-  progress: boolean;
-}
+type RunOptions = Parameters<typeof segmentOptionsFrom>[0] &
+  Parameters<typeof patchOptionsFrom>[0] & {
+    out: string;
+    model: string;
+    modelDir?: string;
+    weights?: string;
+    vocab?: string;
+    keyMap?: string;
+    threads?: number;
+    prompts?: string;
+    labels?: string;
+    root?: string;
+    topK: number[];
+    pooling: 'sum' | 'mean';
+    batch: number;
+    workers?: number;
+    imageSide: number;
+    heatmapSide: number;
+    colormap: 'viridis' | 'turbo';
+    retryFailed: boolean;
+    json: boolean;
+    progress: boolean;
+  };
 
 export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps> = {}): void {
   const { loadModel, out, err } = { ...defaults, ...deps };
-  commandGroup(program, 'wsi', 'whole-slide images: read, segment, patch, embed, zero-shot subtyping')
+  const cmd = commandGroup(
+    program,
+    'wsi',
+    'whole-slide images: read, segment, patch, embed, zero-shot subtyping',
+  )
     .command('run')
     .description(
       'segment → patch → embed → subtype many slides; per slide OUT/<slide>/{tissue.geojson,overview.png,features.h5,…}, ' +
@@ -96,15 +87,6 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
     .option('--prompts <file>', 'prompt sets: score each slide and draw per-class heatmaps')
     .option('--labels <file>', 'slide,label table (or a label column in the slide list): balanced accuracy')
     .option('--root <dir>', 'folder that relative paths in the slide list are resolved against')
-    .option('--magnification <x>', 'target magnification of the patches', positive, 20)
-    .option('--patch-size <px>', 'patch side at the target magnification', positiveInt, 256)
-    .option('--min-tissue <f>', 'minimum tissue fraction of a kept patch', fraction, 0.25)
-    .option('--mpp <um>', "level-0 µm/px, overriding the slide's")
-    .option(
-      '--assume-magnification <x>',
-      'level-0 magnification of slides that state none (default 20, with a warning)',
-      positive,
-    )
     .option('--top-k <list>', 'K values of top-K pooling', kList, [1, 5, 10, 50])
     .addOption(new Option('--pooling <how>', 'top-K pooling').choices(['mean', 'sum']).default('mean'))
     .option('--batch <n>', 'patches per model call', positiveInt, 32)
@@ -120,54 +102,49 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
     )
     .option('--retry-failed', 'retry slides that failed in an earlier run with the same inputs', false)
     .option('--json', 'print summary.json to stdout', false)
-    .option('--no-progress', 'no progress bars')
-    .action(async (input: string, o: RunOptions) => {
-      const source = modelSource({
-        model: o.modelDir ?? o.model,
-        ...(o.weights ? { weights: o.weights } : {}),
-        ...(o.vocab ? { vocab: o.vocab } : {}),
-        ...(o.keyMap ? { keyMap: o.keyMap } : {}),
-        ...(o.threads ? { threads: o.threads } : {}),
-      });
-      const { summary, subtyping } = await runWsiBatch({
-        input,
-        out: o.out,
-        ...(o.root ? { root: o.root } : {}),
-        ...(o.labels ? { labels: o.labels } : {}),
-        model: source,
-        ...(o.prompts ? { prompts: o.prompts } : {}),
-        patch: {
-          magnification: o.magnification,
-          patchSize: o.patchSize,
-          minTissue: o.minTissue,
-          ...(o.mpp !== undefined ? { mpp: Number(o.mpp) } : {}),
-          ...(o.assumeMagnification !== undefined ? { assumeMagnification: o.assumeMagnification } : {}),
-        },
-        ks: o.topK,
-        pooling: o.pooling,
-        batchSize: o.batch,
-        ...(o.workers !== undefined ? { workers: o.workers } : {}),
-        imageSide: o.imageSide,
-        heatmapSide: o.heatmapSide,
-        colormap: o.colormap,
-        retryFailed: o.retryFailed,
-        ...(o.progress ? {} : { progress: false }),
-        loadModel,
-        log: (line) => err(`kep: ${line}\n`),
-      });
-      const c = summary.counts;
-      if (summary.untrained) err(`kep: ⚠ ${UNTRAINED_WARNING} (${summary.model_source})\n`);
-      err(
-        `kep: ${summary.slides.length} slides: ${c.done} done, ${c.skipped} skipped, ${c.failed} failed, ${c.locked} locked` +
-          ` → ${o.out}/summary.md\n`,
-      );
-      for (const s of summary.slides)
-        if (s.status === 'failed' || s.status === 'locked') err(`kep:   ${s.slide}: ${s.error}\n`);
-      if (subtyping)
-        for (const b of subtyping.balancedAccuracy)
-          err(
-            `kep: K=${b.k}: balanced accuracy median ${b.summary.median.toFixed(3)} [${b.summary.q1.toFixed(3)}, ${b.summary.q3.toFixed(3)}]\n`,
-          );
-      if (o.json) out(JSON.stringify(summary) + '\n');
+    .option('--no-progress', 'no progress bars');
+  addPatchOptions(addSegmentOptions(cmd)).action(async (input: string, o: RunOptions) => {
+    const source = modelSource({
+      model: o.modelDir ?? o.model,
+      ...(o.weights ? { weights: o.weights } : {}),
+      ...(o.vocab ? { vocab: o.vocab } : {}),
+      ...(o.keyMap ? { keyMap: o.keyMap } : {}),
+      ...(o.threads ? { threads: o.threads } : {}),
     });
+    const { summary, subtyping } = await runWsiBatch({
+      input,
+      out: o.out,
+      ...(o.root ? { root: o.root } : {}),
+      ...(o.labels ? { labels: o.labels } : {}),
+      model: source,
+      ...(o.prompts ? { prompts: o.prompts } : {}),
+      segment: segmentOptionsFrom(o),
+      patch: patchOptionsFrom(o),
+      ks: o.topK,
+      pooling: o.pooling,
+      batchSize: o.batch,
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      imageSide: o.imageSide,
+      heatmapSide: o.heatmapSide,
+      colormap: o.colormap,
+      retryFailed: o.retryFailed,
+      ...(o.progress ? {} : { progress: false }),
+      loadModel,
+      log: (line) => err(`kep: ${line}\n`),
+    });
+    const c = summary.counts;
+    if (summary.untrained) err(`kep: ⚠ ${UNTRAINED_WARNING} (${summary.model_source})\n`);
+    err(
+      `kep: ${summary.slides.length} slides: ${c.done} done, ${c.skipped} skipped, ${c.failed} failed, ${c.locked} locked` +
+        ` → ${o.out}/summary.md\n`,
+    );
+    for (const s of summary.slides)
+      if (s.status === 'failed' || s.status === 'locked') err(`kep:   ${s.slide}: ${s.error}\n`);
+    if (subtyping)
+      for (const b of subtyping.balancedAccuracy)
+        err(
+          `kep: K=${b.k}: balanced accuracy median ${b.summary.median.toFixed(3)} [${b.summary.q1.toFixed(3)}, ${b.summary.q3.toFixed(3)}]\n`,
+        );
+    if (o.json) out(JSON.stringify(summary) + '\n');
+  });
 }

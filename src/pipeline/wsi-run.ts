@@ -41,8 +41,8 @@ import { embedSlidePatches } from '../wsi/embed-patches.ts';
 import { FeaturesWriter, readFeaturesH5 } from '../wsi/features-h5.ts';
 import { type Colormap, renderHeatmap, writePng } from '../wsi/heatmap.ts';
 import { writeOverview } from '../wsi/overview.ts';
-import { type PatchGrid, type PatchGridOptions, patchGrid } from '../wsi/patch-grid.ts';
-import { type SegmentOptions, segmentTissue } from '../wsi/segment.ts';
+import { PATCH_DEFAULTS, type PatchGrid, type PatchGridOptions, patchGrid } from '../wsi/patch-grid.ts';
+import { resolveSegmentOptions, type SegmentOptions, segmentTissue } from '../wsi/segment.ts';
 import { openSlide, SlideError, type Slide } from '../wsi/slide.ts';
 import { tissueGeoJson } from '../wsi/tissue-geojson.ts';
 import { tryLock } from './lock.ts';
@@ -151,6 +151,10 @@ function modelIdentity(source: ModelSource): Record<string, unknown> {
   };
 }
 
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** File-name-safe form of a class label for heatmap-<label>.png. */
 export function labelFileName(label: string): string {
   return label.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'class';
@@ -202,9 +206,10 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
         );
     }
   }
+  // Resolved with their defaults, so that the same settings give the same key however they were given.
   const settings = {
-    segment: o.segment ?? {},
-    patch: o.patch ?? {},
+    segment: resolveSegmentOptions(definedOnly(o.segment ?? {})),
+    patch: { ...PATCH_DEFAULTS, ...definedOnly(o.patch ?? {}) },
     imageSide,
     model: modelIdentity(o.model),
   };
