@@ -4,7 +4,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { createProgress } from '../util/progress.ts';
-import { writeOverview } from '../wsi/overview.ts';
+import { OVERVIEW_SIDE, writeOverview } from '../wsi/overview.ts';
 import { PATCH_DEFAULTS, patchGrid, patchGridJson, type PatchGridOptions } from '../wsi/patch-grid.ts';
 import { SEGMENT_DEFAULTS, type SegmentOptions, segmentationSummary, segmentTissue } from '../wsi/segment.ts';
 import { openSlide, type Slide } from '../wsi/slide.ts';
@@ -36,8 +36,11 @@ const wholeNumber = number((n) => Number.isInteger(n) && n >= 0, 'a whole number
 const oddInt = number((n) => Number.isInteger(n) && n > 0 && n % 2 === 1, 'an odd positive integer');
 const byte = number((n) => Number.isInteger(n) && n >= 0 && n <= 255, 'an integer 0–255');
 const fraction = number((n) => n >= 0 && n <= 1, 'a number in [0, 1]');
-const capOrNone = (v: string): number | null =>
-  v === 'none' ? null : number((n) => n > 0 && n <= 1, "a number in (0, 1] or 'none'")(v);
+// Commander turns a parser's null into '': 'none' stays a string until segmentOptionsFrom.
+const capOrNone = (v: string): string => {
+  if (v !== 'none') number((n) => n > 0 && n <= 1, "a number in (0, 1] or 'none'")(v);
+  return v;
+};
 
 interface SegmentFlags {
   downsample: number;
@@ -50,7 +53,7 @@ interface SegmentFlags {
   minTissueArea: number;
   minHoleArea: number;
   maxHoles: number;
-  areaCap: number | null;
+  areaCap: string;
 }
 
 /** The segmentation flags (CLAM's names in the help), shared by segment, patch and run. */
@@ -81,7 +84,7 @@ export function addSegmentOptions(cmd: Command): Command {
       '--area-cap <f>',
       "cap the tissue-area threshold at this fraction of the slide ('none': CLAM's thresholds as they are)",
       capOrNone,
-      d.areaCap,
+      String(d.areaCap ?? 'none'),
     );
 }
 
@@ -101,7 +104,7 @@ export function segmentOptionsFrom(o: SegmentFlags): SegmentOptions {
     minTissueArea: o.minTissueArea,
     minHoleArea: o.minHoleArea,
     maxHoles: o.maxHoles,
-    areaCap: o.areaCap,
+    areaCap: o.areaCap === 'none' ? null : Number(o.areaCap),
   };
 }
 
@@ -221,7 +224,7 @@ export function registerWsiCommands(program: Command, deps: WsiCliDeps = default
       .description('segment the tissue: writes tissue.geojson (QuPath), overview.png and segmentation.json')
       .argument('<slide>', 'a slide or a plain image')
       .requiredOption('--out <dir>', 'output folder')
-      .option('--overview-size <px>', 'longer side of overview.png', positiveInt, 2048)
+      .option('--overview-size <px>', 'longer side of overview.png', positiveInt, OVERVIEW_SIDE)
       .option('--json', 'print segmentation.json', false),
   ).action(async (path: string, o: SegmentFlags & { out: string; overviewSize: number; json: boolean }) => {
     await withSlide(path, async (slide) => {
@@ -253,7 +256,7 @@ export function registerWsiCommands(program: Command, deps: WsiCliDeps = default
         )
         .argument('<slide>', 'a slide or a plain image')
         .requiredOption('--out <dir>', 'output folder')
-        .option('--overview-size <px>', 'longer side of overview.png', positiveInt, 2048)
+        .option('--overview-size <px>', 'longer side of overview.png', positiveInt, OVERVIEW_SIDE)
         .option('--json', 'print patches.json without the coordinates', false),
     ),
   ).action(

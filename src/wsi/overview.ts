@@ -1,6 +1,6 @@
 // The overview image of a segmented (and patched) slide: its thumbnail with the tissue contours
 // outlined (green, holes blue) and the kept patches drawn as squares (yellow). The drawing is an SVG
-// overlay composited by sharp (librsvg), written as PNG atomically.
+// overlay composited by sharp (librsvg), written as a palette PNG atomically.
 import sharp from 'sharp';
 import { writeFileAtomic } from '../util/atomic.ts';
 import type { Ring } from './contours.ts';
@@ -8,6 +8,9 @@ import { thumbnail } from './downsample.ts';
 import type { PatchGrid } from './patch-grid.ts';
 import type { TissueSegmentation } from './segment.ts';
 import type { Slide } from './slide.ts';
+
+/** Default longer side of an overview image. */
+export const OVERVIEW_SIDE = 1024;
 
 export interface OverviewOptions {
   /** Longer side of the image in pixels (never more than the slide's). */
@@ -27,7 +30,7 @@ export async function renderOverview(
   seg: TissueSegmentation,
   options: OverviewOptions = {},
 ): Promise<Buffer> {
-  const view = await thumbnail(slide, options.maxSide ?? 2048);
+  const view = await thumbnail(slide, options.maxSide ?? OVERVIEW_SIDE);
   const { width, height } = view.image;
   // Mask pixels → thumbnail pixels, through level 0.
   const fx = seg.scaleX / view.scaleX;
@@ -60,10 +63,14 @@ export async function renderOverview(
       );
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join('')}</svg>`;
-  return sharp(view.image.data, { raw: { width, height, channels: 3 } })
-    .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
-    .png()
-    .toBuffer();
+  return (
+    sharp(view.image.data, { raw: { width, height, channels: 3 } })
+      .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
+      // A 256-colour palette (libimagequant, dithered): a third of the bytes of a true-colour PNG,
+      // which matters over thousands of slides, and nothing a contour check needs is lost.
+      .png({ palette: true })
+      .toBuffer()
+  );
 }
 
 /** Renders the overview and writes it to `path` atomically. */
