@@ -180,12 +180,14 @@ export function registerVisionLanguageCommands(
         const model = await load(modelSource(o));
         try {
           warnIfUntrained(model);
+          const t0 = performance.now();
           const f = await embedImageFiles(
             model,
             data.items.map((i) => i.path),
             { batchSize: o.batch, ...(o.workers !== undefined ? { workers: o.workers } : {}) },
           );
           reportUnreadable(f.unreadable.length, data.items.length, 'images');
+          const t1 = performance.now();
           const texts = new TextEmbeddingCache(model);
           const progress = createProgress({ label: 'prompt sets', total: sets.length });
           const result = await zeroShotClassify(
@@ -197,6 +199,7 @@ export function registerVisionLanguageCommands(
             { source: o.prompts, onSet: (done) => progress.update(done) },
           );
           progress.stop();
+          const t2 = performance.now();
           const meta = {
             name: o.name ?? o.model,
             model: { name: model.name, source: model.source, untrained: model.untrained },
@@ -206,6 +209,7 @@ export function registerVisionLanguageCommands(
             ensemble: o.ensemble,
             unreadable: f.unreadable,
             texts: { embedded: texts.embedded, reused: texts.reused },
+            seconds: { images: (t1 - t0) / 1000, prompts: (t2 - t1) / 1000 },
           };
           const summary = zeroShotSummary(result, meta);
           if (o.out) {

@@ -21,6 +21,8 @@ export interface ZeroShotMeta {
   ensemble: boolean;
   unreadable: readonly UnreadableImage[];
   texts: { embedded: number; reused: number };
+  /** Wall time of the image embedding and of the prompt sets (text embedding + scoring). */
+  seconds?: { images: number; prompts: number };
 }
 
 export const UNTRAINED_WARNING = 'UNTRAINED MODEL: random weights, these figures are chance and mean nothing';
@@ -41,6 +43,7 @@ export interface ZeroShotSummary {
   model: string;
   untrained: boolean;
   warning?: string;
+  seconds?: { images: number; prompts: number };
 }
 
 /** The one JSON object `--json` prints. */
@@ -58,6 +61,14 @@ export function zeroShotSummary(r: ZeroShotResult, meta: ZeroShotMeta): ZeroShot
     model: meta.model.name,
     untrained: meta.model.untrained,
     ...(meta.model.untrained ? { warning: UNTRAINED_WARNING } : {}),
+    ...(meta.seconds
+      ? {
+          seconds: {
+            images: Math.round(meta.seconds.images * 10) / 10,
+            prompts: Math.round(meta.seconds.prompts * 10) / 10,
+          },
+        }
+      : {}),
   };
 }
 
