@@ -1,0 +1,88 @@
+// KEP (S2) training throughput in image–caption pairs per second, kep against PyTorch in the same
+// run: ViT-B/16 image tower + BERT-base text tower + frozen BERT-base knowledge tower, batch 32,
+// captions of 64 tokens, one fused AdamW step per batch (the whole batch in one graph: no
+// micro-batching). Run: npm run bench:vlp [-- --threads 2 --iters 2 --batch 32]. The last line is JSON.
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Rng } from '../src/engine/init.ts';
+import { ort } from '../src/engine/runtime.ts';
+import { Trainer } from '../src/engine/trainer.ts';
+import { kepTrainingLoss } from '../src/models/kep.ts';
+import { getModel } from '../src/models/registry.ts';
+import { fmt, runReference, time } from './lib/harness.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    threads: { type: 'string', default: '2' },
+    iters: { type: 'string', default: '2' },
+    batch: { type: 'string', default: '32' },
+    seq: { type: 'string', default: '64' },
+  },
+});
+const threads = Number(args.threads);
+const iters = Number(args.iters);
+const batch = Number(args.batch);
+const seq = Number(args.seq);
+const size = 224;
+
+async function kepPairsPerSecond(): Promise<{ pairs: number; sessionSeconds: number }> {
+  const entry = getModel('kep-16');
+  if (entry.kind !== 'kep') throw new Error('kep-16 is not a KEP model');
+  const cfg = { ...entry.config, text: { ...entry.config.text, maxPositions: seq } };
+  const trainer = await Trainer.create(
+    (g) => ({
+      loss: kepTrainingLoss(
+        g,
+        g.input('pixels', 'float32', ['batch', 3, size, size]),
+        g.input('ids', 'int64', ['batch', 'seq']),
+        g.input('mask', 'int64', ['batch', 'seq']),
+        cfg,
+      ),
+    }),
+    { runtime: { threads }, optimizer: { beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2 } },
+  );
+  const rng = new Rng(0, 'bench-vlp');
+  const feeds = {
+    pixels: new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: batch * 3 * size * size }, () => rng.normal()),
+      [batch, 3, size, size],
+    ),
+    ids: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: batch * seq }, () => BigInt(5 + rng.int(30517))),
+      [batch, seq],
+    ),
+    mask: new ort.Tensor('int64', new BigInt64Array(batch * seq).fill(1n), [batch, seq]),
+  };
+  const t0 = performance.now();
+  await trainer.trainStep(feeds, 1e-5); // session creation + first step, untimed
+  const sessionSeconds = (performance.now() - t0) / 1000;
+  const t = await time(() => trainer.trainStep(feeds, 1e-5), iters, 0);
+  await trainer.release();
+  return { pairs: batch / t.median, sessionSeconds };
+}
+
+const script = fileURLToPath(new URL('./vlp_torch.py', import.meta.url));
+const ref = runReference(
+  script,
+  ['--batch', batch, '--seq', seq, '--threads', threads, '--iters', iters, '--size', size].map(String),
+);
+const kep = await kepPairsPerSecond();
+const torch = ref.pairs_s as number;
+process.stderr.write(
+  `KEP-16 (ViT-B/16 + 2× BERT-base), batch ${batch}, seq ${seq}: kep ${fmt(kep.pairs, 3)} pairs/s, torch ${torch}, ratio ${fmt(kep.pairs / torch, 3)}\n`,
+);
+console.log(
+  JSON.stringify({
+    threads,
+    batch,
+    seq,
+    kep_pairs_s: Number(fmt(kep.pairs, 3)),
+    torch_pairs_s: torch,
+    ratio: Number(fmt(kep.pairs / torch, 3)),
+    kep_first_step_s: Number(fmt(kep.sessionSeconds, 1)),
+    torch_step_s: ref.step_s,
+    torch_version: ref.torch_version,
+  }),
+);
