@@ -37,10 +37,11 @@ import {
 import { writeFileAtomic } from '../util/atomic.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
 import { thumbnail } from '../wsi/downsample.ts';
-import { embedSlidePatches } from '../wsi/embed-patches.ts';
+import { defaultReaderWorkers, embedSlidePatches } from '../wsi/embed-patches.ts';
 import { FeaturesWriter, readFeaturesH5 } from '../wsi/features-h5.ts';
 import { type Colormap, renderHeatmap, writePng } from '../wsi/heatmap.ts';
 import { writeOverview } from '../wsi/overview.ts';
+import { PatchReaderPool } from '../wsi/patch-reader.ts';
 import { PATCH_DEFAULTS, type PatchGrid, type PatchGridOptions, patchGrid } from '../wsi/patch-grid.ts';
 import { resolveSegmentOptions, type SegmentOptions, segmentTissue } from '../wsi/segment.ts';
 import { openSlide, SlideError, type Slide } from '../wsi/slide.ts';
@@ -331,6 +332,9 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
         } catch (err) {
           fail(job, err);
         }
+        // Slides are not kept open between stages: a run may hold thousands.
+        job.slide?.close();
+        job.slide = undefined;
         elapsed(job, t);
         bar.increment();
       }
@@ -345,40 +349,46 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
         'embed',
         embedJobs.reduce((a, j) => a + j.grid!.count, 0),
       );
-      for (const job of embedJobs) {
-        const t = performance.now();
-        const grid = job.grid!;
-        let writer: FeaturesWriter | undefined;
-        try {
-          writer = await FeaturesWriter.create(join(job.dir, 'features.h5'), m.embedDim, {
-            slide: job.input.id,
-            model: m.name,
-            untrained: m.untrained,
-            patchSize: grid.patchSize,
-            patchSizeLevel0: grid.patchSizeLevel0,
-            patchLevel: grid.readLevel,
-            targetMagnification: grid.magnification,
-            level0Magnification: grid.level0.magnification,
-          });
-          const w = writer;
-          await embedSlidePatches({
-            slidePath: job.input.path,
-            coords: grid.coords,
-            level: grid.readLevel,
-            readSize: grid.readSize,
-            patchSize: grid.patchSize,
-            embedder: m,
-            sink: (c, f) => w.append(c, f),
-            batchSize,
-            ...(o.workers !== undefined ? { workers: o.workers } : {}),
-            progress: bar,
-          });
-          writer.close();
-        } catch (err) {
-          writer?.abort();
-          fail(job, err);
+      // One pool of reader threads for every slide: workers start once per run, not per slide.
+      const pool = new PatchReaderPool(o.workers ?? defaultReaderWorkers());
+      try {
+        for (const job of embedJobs) {
+          const t = performance.now();
+          const grid = job.grid!;
+          let writer: FeaturesWriter | undefined;
+          try {
+            writer = await FeaturesWriter.create(join(job.dir, 'features.h5'), m.embedDim, {
+              slide: job.input.id,
+              model: m.name,
+              untrained: m.untrained,
+              patchSize: grid.patchSize,
+              patchSizeLevel0: grid.patchSizeLevel0,
+              patchLevel: grid.readLevel,
+              targetMagnification: grid.magnification,
+              level0Magnification: grid.level0.magnification,
+            });
+            const w = writer;
+            await embedSlidePatches({
+              slidePath: job.input.path,
+              coords: grid.coords,
+              level: grid.readLevel,
+              readSize: grid.readSize,
+              patchSize: grid.patchSize,
+              embedder: m,
+              sink: (c, f) => w.append(c, f),
+              batchSize,
+              pool,
+              progress: bar,
+            });
+            writer.close();
+          } catch (err) {
+            writer?.abort();
+            fail(job, err);
+          }
+          elapsed(job, t);
         }
-        elapsed(job, t);
+      } finally {
+        await pool.close();
       }
       bar.stop();
     }
@@ -512,8 +522,13 @@ async function scoreJob(
     sets: perSet.map((r, i) => ({ id: sets[i]!.id, predicted: r.predicted })),
   };
   // Heatmaps: each patch's cosine with each ensemble class, over the thumbnail.
-  const slide = job.slide ?? (job.slide = await openSlide(job.input.path));
-  const view = await thumbnail(slide, s.heatmapSide);
+  const slide = await openSlide(job.input.path);
+  let view: Awaited<ReturnType<typeof thumbnail>>;
+  try {
+    view = await thumbnail(slide, s.heatmapSide);
+  } finally {
+    slide.close();
+  }
   const patchScores = cosineScores(normaliseRows(feats.features.slice(), feats.dim), ensemble);
   const c = ensemble.labels.length;
   const names = new Set<string>();

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { crop, resize } from '../data/transforms.ts';
 import { normalise, transformImage, type PreprocessConfig } from '../data/preprocess.ts';
 import { embedSlidePatches, type PatchEmbedder } from './embed-patches.ts';
+import { PatchReaderPool } from './patch-reader.ts';
 import { SlideError } from './slide.ts';
 
 const W = 96;
@@ -144,4 +145,34 @@ test('a model returning the wrong width is caught', async () => {
     }),
     /returned 18 values for 6 patches of width 4/,
   );
+});
+
+test('one reader pool serves several slides in turn, a damaged one in between included', async () => {
+  const a = await slideFile();
+  const bytes = readFileSync(a.path);
+  const broken = join(mkdtempSync(join(tmpdir(), 'kep-embed-')), 'broken.png');
+  writeFileSync(broken, bytes.subarray(0, 100));
+  const pool = new PatchReaderPool(2);
+  try {
+    const run = async (slidePath: string): Promise<number[]> => {
+      const seen: number[] = [];
+      await embedSlidePatches({
+        slidePath,
+        coords: grid(32),
+        level: 0,
+        readSize: 32,
+        patchSize: 32,
+        embedder: fake,
+        batchSize: 2,
+        pool,
+        sink: (_c, f) => seen.push(...f),
+      });
+      return seen;
+    };
+    const first = await run(a.path);
+    await assert.rejects(run(broken), (err: unknown) => err instanceof SlideError && err.kind === 'corrupt');
+    assert.deepEqual(await run(a.path), first, 'same features after the failure, from the same workers');
+  } finally {
+    await pool.close();
+  }
 });

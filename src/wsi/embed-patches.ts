@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import type { PreprocessConfig } from '../data/preprocess.ts';
 import type { Progress } from '../util/progress.ts';
-import { readPatchBatches } from './patch-reader.ts';
+import { type PatchReaderPool, readPatchBatches } from './patch-reader.ts';
 
 export interface PatchEmbedder {
   readonly preprocess: PreprocessConfig;
@@ -25,8 +25,10 @@ export interface EmbedPatchesOptions {
   /** Receives the features in patch order, one batch at a time. */
   sink: (coords: Int32Array, features: Float32Array) => void;
   batchSize?: number;
-  /** Reader worker threads (default: defaultReaderWorkers()). */
+  /** Reader worker threads (default: defaultReaderWorkers()), started for this slide alone. */
   workers?: number;
+  /** A pool shared with other slides (a batch run); `workers` is then ignored. */
+  pool?: PatchReaderPool;
   progress?: Progress;
 }
 
@@ -63,12 +65,19 @@ export async function embedSlidePatches(o: EmbedPatchesOptions): Promise<EmbedSt
   };
   const started = performance.now();
   const dim = o.embedder.embedDim;
-  const batches = readPatchBatches(
-    o.slidePath,
-    o.coords,
-    { level: o.level, readSize: o.readSize, patchSize: o.patchSize, preprocess: o.embedder.preprocess },
-    { workers: o.workers ?? defaultReaderWorkers(), batchSize: o.batchSize ?? 32 },
-  );
+  const spec = {
+    level: o.level,
+    readSize: o.readSize,
+    patchSize: o.patchSize,
+    preprocess: o.embedder.preprocess,
+  };
+  const batchSize = o.batchSize ?? 32;
+  const batches = o.pool
+    ? o.pool.batches(o.slidePath, o.coords, spec, { batchSize })
+    : readPatchBatches(o.slidePath, o.coords, spec, {
+        workers: o.workers ?? defaultReaderWorkers(),
+        batchSize,
+      });
   let waitFrom = performance.now();
   for await (const batch of batches) {
     if (stats.patches === 0) stats.startupMs = performance.now() - waitFrom;
