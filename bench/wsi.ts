@@ -1,0 +1,136 @@
+// Whole-slide patch throughput on the shared slides, and where the time goes:
+//   read      — read + preprocess alone (OpenSlide region reads with tile decoding, alpha drop,
+//               256 → 224 resize, normalise) through the reader workers, for 0/1/2 workers;
+//   embed     — read + embed with ViT-B/16 and CTransPath (random weights: speed does not depend
+//               on them), reader workers feeding ONNX Runtime.
+// Per stage the time split is reported per patch: read/decode (the wall time of a batch's reads,
+// which are issued together and decoded on OpenSlide's native threads), resize and normalise (worker
+// thread) and inference (main thread); the largest is the bottleneck.
+// Patches are a 256-px grid at level 0 of each slide (cmu_small_region is 20× native, so these are
+// the MI-Zero patches; the TCGA slide states no magnification and is read at level 0 as is).
+// Run: npm run bench:wsi [-- --patches 64 --batch 32 --threads 1 --workers 0,1,2]
+// The last line is one JSON object.
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { openaiClip } from '../src/data/preprocess.ts';
+import { loadVisionLanguageModel } from '../src/embed/model.ts';
+import { embedSlidePatches, type EmbedStats } from '../src/wsi/embed-patches.ts';
+import { readPatchBatches } from '../src/wsi/patch-reader.ts';
+import { openSlide } from '../src/wsi/slide.ts';
+import { fmt } from './lib/harness.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    patches: { type: 'string', default: '64' },
+    batch: { type: 'string', default: '32' },
+    threads: { type: 'string', default: '1' },
+    workers: { type: 'string', default: '0,1,2' },
+    'embed-workers': { type: 'string', default: '1' },
+  },
+});
+const embedPatches = Number(args.patches);
+const batchSize = Number(args.batch);
+const threads = Number(args.threads);
+const workerCounts = args.workers.split(',').map(Number);
+const embedWorkers = Number(args['embed-workers']);
+
+const SLIDES = ['../shared/data/wsi/cmu_small_region.svs', '../shared/data/wsi/tcga-cr-7395-01a-01-ts1.svs'];
+const PATCH = 256;
+
+async function grid(path: string): Promise<Int32Array> {
+  const slide = await openSlide(path);
+  const xy: number[] = [];
+  for (let y = 0; y + PATCH <= slide.height; y += PATCH)
+    for (let x = 0; x + PATCH <= slide.width; x += PATCH) xy.push(x, y);
+  slide.close();
+  return Int32Array.from(xy);
+}
+
+const perPatch = (ms: number, n: number): number => Number(fmt(ms / n, 2));
+
+process.stderr.write(
+  `load average before: ${loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ')}\n`,
+);
+const results: Record<string, unknown>[] = [];
+
+for (const path of SLIDES) {
+  const coords = await grid(path);
+  const n = coords.length / 2;
+  for (const workers of workerCounts) {
+    const t0 = performance.now();
+    const split = { readMs: 0, resizeMs: 0, normaliseMs: 0 };
+    for await (const b of readPatchBatches(
+      path,
+      coords,
+      { level: 0, readSize: PATCH, patchSize: PATCH, preprocess: openaiClip },
+      { workers, batchSize },
+    )) {
+      split.readMs += b.timings.readMs;
+      split.resizeMs += b.timings.resizeMs;
+      split.normaliseMs += b.timings.normaliseMs;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const row = {
+      stage: 'read+preprocess',
+      slide: path.split('/').pop(),
+      workers,
+      patches: n,
+      patches_per_s: Number(fmt(n / seconds, 1)),
+      ms_per_patch: {
+        read_decode: perPatch(split.readMs, n),
+        resize: perPatch(split.resizeMs, n),
+        normalise: perPatch(split.normaliseMs, n),
+      },
+    };
+    results.push(row);
+    process.stderr.write(`${JSON.stringify(row)}\n`);
+  }
+}
+
+const cmu = SLIDES[0]!;
+const cmuCoords = (await grid(cmu)).slice(0, embedPatches * 2);
+for (const name of ['vit-b-16', 'ctranspath']) {
+  const model = await loadVisionLanguageModel({ name, threads });
+  // Warm-up: session creation and the first run are not throughput.
+  await model.embedImages(new Float32Array(3 * model.preprocess.size ** 2), 1);
+  const stats: EmbedStats = await embedSlidePatches({
+    slidePath: cmu,
+    coords: cmuCoords,
+    level: 0,
+    readSize: PATCH,
+    patchSize: PATCH,
+    embedder: model,
+    sink: () => {},
+    batchSize,
+    workers: embedWorkers,
+  });
+  await model.release();
+  const n = stats.patches;
+  const row = {
+    stage: 'read+embed',
+    model: name,
+    threads,
+    workers: embedWorkers,
+    patches: n,
+    patches_per_s: Number(fmt(n / stats.seconds, 2)),
+    ms_per_patch: {
+      read_decode: perPatch(stats.readMs, n),
+      resize: perPatch(stats.resizeMs, n),
+      normalise: perPatch(stats.normaliseMs, n),
+      inference: perPatch(stats.inferenceMs, n),
+      waiting_for_reader: perPatch(stats.waitMs, n),
+    },
+    startup_ms: Number(fmt(stats.startupMs, 0)),
+    bottleneck: stats.inferenceMs > stats.waitMs * 4 ? 'inference' : 'reading/preprocessing',
+  };
+  results.push(row);
+  process.stderr.write(`${JSON.stringify(row)}\n`);
+}
+process.stderr.write(
+  `load average after: ${loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ')}\n`,
+);
+console.log(JSON.stringify({ batch: batchSize, threads, results }));
