@@ -4,7 +4,7 @@
 import sharp from 'sharp';
 import { writeFileAtomic } from '../util/atomic.ts';
 import type { Ring } from './contours.ts';
-import { thumbnail } from './downsample.ts';
+import { downsampledSize, thumbnail } from './downsample.ts';
 import type { PatchGrid } from './patch-grid.ts';
 import type { TissueSegmentation } from './segment.ts';
 import type { Slide } from './slide.ts';
@@ -30,7 +30,13 @@ export async function renderOverview(
   seg: TissueSegmentation,
   options: OverviewOptions = {},
 ): Promise<Buffer> {
-  const view = await thumbnail(slide, options.maxSide ?? OVERVIEW_SIDE);
+  const maxSide = options.maxSide ?? OVERVIEW_SIDE;
+  const [tw, th] = downsampledSize(slide, Math.max(1, Math.max(slide.width, slide.height) / maxSide));
+  // The segmentation view is often exactly the overview's size (1024 px on the longer side): reuse it.
+  const view =
+    seg.image.width === tw && seg.image.height === th
+      ? { image: seg.image, scaleX: seg.scaleX, scaleY: seg.scaleY }
+      : await thumbnail(slide, maxSide);
   const { width, height } = view.image;
   // Mask pixels → thumbnail pixels, through level 0.
   const fx = seg.scaleX / view.scaleX;

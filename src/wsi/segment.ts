@@ -104,6 +104,8 @@ export interface TissueSegmentation {
   scaleY: number;
   /** Pyramid level the view was read from. */
   level: number;
+  /** The RGB view that was segmented (overviews of the same size reuse it instead of reading again). */
+  image: RgbImage;
   /** Saturation threshold used (Otsu's when otsu was asked for). */
   threshold: number;
   /** 0/1 per mask pixel: inside a kept contour and not in a kept hole. */
@@ -266,6 +268,7 @@ export function segmentImage(
     scaleX,
     scaleY,
     level: 0,
+    image,
     threshold,
     mask,
     polygons,
