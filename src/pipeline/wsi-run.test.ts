@@ -217,7 +217,11 @@ test('a slide locked by a live process is left to it; a dead owner’s lock is t
     child.kill('SIGKILL');
     await exited;
   }
+  // The dead owner left a half-written file behind: the next holder clears it.
+  const leftover = join(s.out, 'red', `.features.h5.${child.pid}.1.tmp`);
+  writeFileSync(leftover, 'half');
   const after = await runWsiBatch({ ...options(s, loads), prompts: undefined, labels: undefined });
+  assert.ok(!existsSync(leftover));
   assert.equal(after.summary.slides.find((e) => e.slide === 'red')!.status, 'done');
   assert.equal(after.summary.slides.find((e) => e.slide === 'green')!.status, 'skipped');
 });

@@ -14,7 +14,7 @@
 //     and in the summary, and the batch goes on; with the same inputs it is not retried unless
 //     asked (--retry-failed).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { poolPromptSets, readPromptFile, type PromptSet } from '../data/prompt-sets.ts';
@@ -284,6 +284,9 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
       continue;
     }
     const rescoreOnly = doneNow?.embedKey === embedKey && existsSync(join(dir, 'features.h5'));
+    // Temporary files of a writer that died (only a lock holder writes here, and we hold it).
+    for (const f of readdirSync(dir))
+      if (f.startsWith('.') && f.endsWith('.tmp')) rmSync(join(dir, f), { force: true });
     jobs.push({ input, dir, embedKey, release: lock.release, rescoreOnly, summary: base });
   }
 
@@ -306,6 +309,9 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
   let model: VisionLanguageModel | undefined;
   const getModel = async (): Promise<VisionLanguageModel> => (model ??= await o.loadModel(o.model));
   try {
+    // The model first: a bad --weights or --vocab should stop the run before hours of segmentation.
+    if (jobs.length > 0) await getModel();
+
     // ---- Stage 1: open, segment, patch, overview.
     const toEmbed = jobs.filter((j) => !j.rescoreOnly);
     if (toEmbed.length > 0) {
