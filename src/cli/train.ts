@@ -30,6 +30,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--minutes <n>', 'stop after this much wall time, with a checkpoint and an evaluation', positive)
     .option('--steps <n>', 'optimiser steps of the whole run', positive)
     .option('--loss <name>', 'adasp | triplet')
+    .option('--init <dir>', 'start from a pretrained Hugging Face BERT folder (config.json, vocab, weights)')
     .option('--seed <n>', 'seed of the split, sampler and initialisation', Number)
     .action(
       async (o: {
@@ -40,11 +41,13 @@ export function registerTrainCommands(program: Command): void {
         steps?: number;
         loss?: string;
         seed?: number;
+        init?: string;
       }) => {
         const config = readSettings(knowledgeConfigSchema, o.config, {
           steps: o.steps,
           loss: o.loss,
           seed: o.seed,
+          init: o.init ? resolve(o.init) : undefined,
         });
         const data = await readSamples(o.samples);
         const run = await trainKnowledgeEncoder(

@@ -94,3 +94,77 @@ test('S1 trains, checkpoints and evaluates a knowledge encoder; the folder reloa
         assert.equal(typeof m[key], 'number', `${kind}.${key}`);
     }
 });
+
+test('S1 can start from a pretrained Hugging Face BERT folder: its sizes, vocabulary and weights', async () => {
+  const { Graph } = await import('../engine/graph.ts');
+  const { bert } = await import('../models/bert.ts');
+  const { parameterValues } = await import('../weights/model-weights.ts');
+  const { fromFloat32, writeSafetensors } = await import('../engine/safetensors.ts');
+  const { characterVocabulary } = await import('../text/vocab-builder.ts');
+  const { latestCheckpoint, loadCheckpoint } = await import('../engine/checkpoint.ts');
+  const hf = mkdtempSync(join(tmpdir(), 'kep-hf-bert-'));
+  const vocab = [...characterVocabulary(), 'breast', 'lung', 'kidney', 'liver', 'tumour'];
+  const cfg = {
+    vocabSize: vocab.length + 3, // rows the tokenizer never uses, as in real checkpoints
+    hidden: 24,
+    layers: 2,
+    heads: 2,
+    intermediate: 48,
+    maxPositions: 40,
+    typeVocabSize: 2,
+    eps: 1e-12,
+  };
+  const g = new Graph('hf');
+  bert(g, g.input('ids', 'int64', ['b', 's']), g.input('mask', 'int64', ['b', 's']), cfg);
+  const { values } = await parameterValues(g, { seed: 11 });
+  writeSafetensors(
+    join(hf, 'model.safetensors'),
+    new Map([...values].map(([k, v]) => [`bert.${k}`, fromFloat32(v, [...g.params.get(k)!.shape])])),
+  );
+  writeFileSync(join(hf, 'vocab.txt'), `${vocab.join('\n')}\n`);
+  writeFileSync(
+    join(hf, 'config.json'),
+    JSON.stringify({
+      model_type: 'bert',
+      vocab_size: cfg.vocabSize,
+      hidden_size: 24,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      intermediate_size: 48,
+      max_position_embeddings: 40,
+      type_vocab_size: 2,
+      layer_norm_eps: 1e-12,
+      hidden_act: 'gelu',
+    }),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'kep-s1-init-'));
+  // A vanishing learning rate and no decay: after one step the weights are the pretrained ones.
+  await trainKnowledgeEncoder(
+    corpus(),
+    dir,
+    knowledgeConfigSchema.parse({ ...tiny, init: hf, steps: 1, lr: 1e-20, weightDecay: 0, warmup: 0 }),
+  );
+  const state = loadCheckpoint(latestCheckpoint(join(dir, 'checkpoints'))!.path);
+  for (const [name, v] of values) {
+    const got = state.params.get(`text.${name}`)!.data;
+    assert.equal(got.length, v.length, name);
+    for (let i = 0; i < v.length; i += 97) assert.ok(Math.abs(got[i]! - v[i]!) < 1e-6, name);
+  }
+  const encoder = await KnowledgeEncoder.load(dir);
+  assert.equal(encoder.config.layers, 2);
+  assert.equal(encoder.config.hidden, 24);
+  assert.equal(encoder.tokenizer.vocabSize, vocab.length);
+  assert.equal((await encoder.embed(['lung tumour'])).length, tiny.embedDim);
+  await encoder.release();
+
+  writeFileSync(join(hf, 'config.json'), JSON.stringify({ hidden_size: 24 }));
+  await assert.rejects(
+    () =>
+      trainKnowledgeEncoder(
+        corpus(),
+        mkdtempSync(join(tmpdir(), 'kep-s1-bad-')),
+        knowledgeConfigSchema.parse({ ...tiny, init: hf }),
+      ),
+    /config\.json: vocab_size/,
+  );
+});

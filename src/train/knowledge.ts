@@ -20,6 +20,7 @@ import { BertTokenizer } from '../text/wordpiece.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { type LoopSummary, runTraining } from './loop.ts';
 import { PKSampler } from './pk-sampler.ts';
+import { loadPretrainedBert } from './pretrained-bert.ts';
 import { type TrainingSample, groupIdentities } from './samples.ts';
 import { splitForEvaluation } from './split.ts';
 
@@ -35,7 +36,7 @@ export const knowledgeConfigSchema = z.strictObject({
   intermediate: z.number().int().positive().default(512),
   embedDim: z.number().int().positive().default(512),
   maxLength: z.number().int().min(8).max(512).default(32),
-  vocabSize: z.number().int().min(200).default(8000),
+  vocabSize: z.number().int().min(16).default(8000),
   dropout: z.number().min(0).max(0.9).default(0.1),
   pooling: z.enum(['cls', 'mean']).default('mean'),
   p: z.number().int().positive().default(64),
@@ -51,6 +52,11 @@ export const knowledgeConfigSchema = z.strictObject({
   heldOut: z.number().min(0).max(0.9).default(0.2),
   seed: z.number().int().default(0),
   threads: z.number().int().positive().optional(),
+  /** A pretrained Hugging Face BERT folder to start from (its sizes and vocabulary replace the ones
+   * above; see src/train/pretrained-bert.ts). */
+  init: z.string().optional(),
+  /** Position embeddings (default maxLength; a pretrained BERT brings its own, usually 512). */
+  maxPositions: z.number().int().positive().optional(),
 });
 export type KnowledgeConfig = z.infer<typeof knowledgeConfigSchema>;
 
@@ -63,12 +69,13 @@ const encoderFileSchema = z.strictObject({
 
 export function modelConfig(cfg: KnowledgeConfig, vocabSize: number): TextEncoderConfig {
   const text: BertConfig = {
-    vocabSize,
+    // A pretrained BERT's embedding table may have rows its tokenizer never produces.
+    vocabSize: cfg.init ? Math.max(vocabSize, cfg.vocabSize) : vocabSize,
     hidden: cfg.hidden,
     layers: cfg.layers,
     heads: cfg.heads,
     intermediate: cfg.intermediate,
-    maxPositions: cfg.maxLength,
+    maxPositions: cfg.maxPositions ?? cfg.maxLength,
     typeVocabSize: 2,
     eps: 1e-12,
   };
@@ -118,6 +125,32 @@ export async function trainKnowledgeEncoder(
   opts: { minutes?: number } = {},
 ): Promise<KnowledgeRun> {
   mkdirSync(outDir, { recursive: true });
+  let initial: Map<string, Float32Array> | undefined;
+  if (cfg.init) {
+    const pre = await loadPretrainedBert(cfg.init);
+    process.stderr.write(`initialising from ${cfg.init}: ${pre.report}\n`);
+    if (pre.config.typeVocabSize !== 2 || pre.config.eps !== 1e-12)
+      throw new Error(
+        `${cfg.init}/config.json: type_vocab_size 2 and layer_norm_eps 1e-12 expected (BERT's)`,
+      );
+    if (cfg.maxLength > pre.config.maxPositions)
+      throw new Error(
+        `maxLength ${cfg.maxLength} exceeds ${cfg.init}'s ${pre.config.maxPositions} positions`,
+      );
+    cfg = {
+      ...cfg,
+      layers: pre.config.layers,
+      hidden: pre.config.hidden,
+      heads: pre.config.heads,
+      intermediate: pre.config.intermediate,
+      maxPositions: pre.config.maxPositions,
+      vocabSize: pre.config.vocabSize,
+    };
+    initial = pre.params;
+    // The pretrained vocabulary, in id order, so the run folder is self-contained.
+    const vocabPath = join(outDir, 'vocab.txt');
+    if (!existsSync(vocabPath)) writeVocab(vocabPath, [...pre.tokenizer.vocab.keys()]);
+  }
   const split = splitForEvaluation(samples, { fraction: cfg.heldOut, seed: cfg.seed });
   const evalSets = buildGalleries(split.heldOut, { seed: cfg.seed });
   const vocabPath = join(outDir, 'vocab.txt');
@@ -156,6 +189,7 @@ export async function trainKnowledgeEncoder(
     },
     {
       seed: cfg.seed,
+      ...(initial ? { initial } : {}),
       optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: cfg.weightDecay },
       ...(cfg.threads ? { runtime: { threads: cfg.threads } } : {}),
     },
