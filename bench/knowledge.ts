@@ -1,6 +1,7 @@
-// Knowledge-encoder training throughput (texts/s), kep against PyTorch in the same run: the small
-// encoder (4 layers, hidden 256, P×K = 32×8) and a BERT-base-sized one (P×K = 8×4, to keep a step
-// under a minute here), both at sequence length 64, one AdamW step per batch with AdaSP.
+// Knowledge-encoder training throughput (texts/s), kep against PyTorch in the same run: the
+// defaults of `kep train knowledge` (2 layers, hidden 128, mean pooling, P×K = 64×4, 32 tokens),
+// the issue's small encoder (4 layers, hidden 256, P×K = 32×8, 64 tokens) and a BERT-base-sized
+// one (P×K = 8×4 to keep a step under a minute here, 64 tokens); one AdamW step per batch, AdaSP.
 // Run: npm run bench:knowledge [-- --threads 2 --iters 3]. The last line is one JSON object.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -26,11 +27,47 @@ interface Case {
   vocab: number;
   p: number;
   k: number;
+  seq: number;
+  pool: 'cls' | 'mean';
 }
-const seq = 64;
 const cases: Case[] = [
-  { name: 'small', layers: 4, hidden: 256, heads: 4, inter: 1024, vocab: 8000, p: 32, k: 8 },
-  { name: 'bert_base', layers: 12, hidden: 768, heads: 12, inter: 3072, vocab: 30522, p: 8, k: 4 },
+  // The defaults of `kep train knowledge` (src/train/knowledge.ts).
+  {
+    name: 'default',
+    layers: 2,
+    hidden: 128,
+    heads: 2,
+    inter: 512,
+    vocab: 8000,
+    p: 64,
+    k: 4,
+    seq: 32,
+    pool: 'mean',
+  },
+  {
+    name: 'small',
+    layers: 4,
+    hidden: 256,
+    heads: 4,
+    inter: 1024,
+    vocab: 8000,
+    p: 32,
+    k: 8,
+    seq: 64,
+    pool: 'cls',
+  },
+  {
+    name: 'bert_base',
+    layers: 12,
+    hidden: 768,
+    heads: 12,
+    inter: 3072,
+    vocab: 30522,
+    p: 8,
+    k: 4,
+    seq: 64,
+    pool: 'cls',
+  },
 ];
 
 async function kepTextsPerSecond(c: Case): Promise<number> {
@@ -41,11 +78,12 @@ async function kepTextsPerSecond(c: Case): Promise<number> {
       layers: c.layers,
       heads: c.heads,
       intermediate: c.inter,
-      maxPositions: seq,
+      maxPositions: c.seq,
       typeVocabSize: 2,
       eps: 1e-12,
     },
     embedDim: 512,
+    pooling: c.pool,
   };
   const trainer = await Trainer.create(
     (g) => {
@@ -60,6 +98,7 @@ async function kepTextsPerSecond(c: Case): Promise<number> {
     { runtime: { threads }, optimizer: { weightDecay: 0.2 } },
   );
   const n = c.p * c.k;
+  const seq = c.seq;
   const rng = new Rng(0, 'bench-ids');
   const feeds = {
     ids: new ort.Tensor(
@@ -75,7 +114,7 @@ async function kepTextsPerSecond(c: Case): Promise<number> {
 }
 
 const script = fileURLToPath(new URL('./knowledge_torch.py', import.meta.url));
-const result: Record<string, number> = { threads, seq };
+const result: Record<string, number> = { threads };
 for (const c of cases) {
   const ref = runReference(
     script,
@@ -95,7 +134,9 @@ for (const c of cases) {
       '--k',
       c.k,
       '--seq',
-      seq,
+      c.seq,
+      '--pool',
+      c.pool,
       '--threads',
       threads,
       '--iters',
@@ -108,7 +149,7 @@ for (const c of cases) {
   result[`torch_${c.name}_texts_s`] = torch;
   result[`${c.name}_ratio`] = Number(fmt(kep / torch, 3));
   process.stderr.write(
-    `${c.name} (P×K ${c.p}×${c.k}, seq ${seq}): kep ${fmt(kep, 2)} texts/s, torch ${torch}, ratio ${fmt(kep / torch, 3)}\n`,
+    `${c.name} (P×K ${c.p}×${c.k}, seq ${c.seq}): kep ${fmt(kep, 2)} texts/s, torch ${torch}, ratio ${fmt(kep / torch, 3)}\n`,
   );
 }
 console.log(JSON.stringify(result));

@@ -19,6 +19,7 @@ ap = argparse.ArgumentParser()
 for name, default in [("layers", 4), ("hidden", 256), ("heads", 4), ("inter", 1024), ("vocab", 8000),
                       ("p", 32), ("k", 8), ("seq", 64), ("threads", 2), ("iters", 3), ("embed", 512)]:
     ap.add_argument(f"--{name}", type=int, default=default)
+ap.add_argument("--pool", choices=["cls", "mean"], default="cls")
 args = ap.parse_args()
 os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -58,7 +59,10 @@ class Encoder(nn.Module):
         self.head = nn.Sequential(nn.Linear(args.hidden, args.embed), nn.GELU(), nn.Linear(args.embed, args.embed))
 
     def forward(self, ids, mask):
-        _, pooled = self.bert(ids, mask)
+        hidden, pooled = self.bert(ids, mask)
+        if args.pool == "mean":
+            m = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * m).sum(1) / m.sum(1)
         return F.normalize(self.head(pooled), dim=-1)
 
 
