@@ -184,3 +184,20 @@ test('dropout with micro-batches is refused', async () => {
     /GradCache needs dropout 0/,
   );
 });
+
+test('the starting model folder carries the S1 text tower unchanged beside a random image tower', async () => {
+  const { KnowledgeEncoder } = await import('./knowledge.ts');
+  const { writeStartingModel } = await import('./vlp.ts');
+  const dir = join(root, 'start');
+  await writeStartingModel(dir, { model: 'kep-tiny', initText: s1Dir });
+  const model = await loadVisionLanguageModel({ dir, threads: 1 });
+  const s1 = await KnowledgeEncoder.load(s1Dir);
+  const texts = ['crimson', 'a cobalt ring', 'leaf-green wedge on a dim background'];
+  const a = await model.embedTexts(texts);
+  const b = await s1.embed(texts);
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-5);
+  assert.match(model.source, /image tower untrained/);
+  assert.equal((await model.embedImages(new Float32Array(3 * 32 * 32), 1)).length, model.embedDim);
+  await model.release();
+  await s1.release();
+});

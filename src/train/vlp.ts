@@ -17,7 +17,7 @@ import { latestCheckpoint } from '../engine/checkpoint.ts';
 import { Graph, type Tensor } from '../engine/graph.ts';
 import * as F from '../engine/ops/index.ts';
 import { type CompiledGraph, type Feeds, compile, ort } from '../engine/runtime.ts';
-import { toFloat32 } from '../engine/safetensors.ts';
+import { fromFloat32, toFloat32, writeSafetensors } from '../engine/safetensors.ts';
 import { Trainer } from '../engine/trainer.ts';
 import { ImageLoader, type LoadedBatch, shuffledOrder } from '../data/image-loader.ts';
 import type { PairSet } from '../data/pairs.ts';
@@ -31,7 +31,7 @@ import { buildVocabulary, writeVocab } from '../text/vocab-builder.ts';
 import { BertTokenizer } from '../text/wordpiece.ts';
 import { applyKeyMap } from '../weights/keymaps.ts';
 import { loadStateDict } from '../weights/load.ts';
-import { keyMapNamed } from '../weights/model-weights.ts';
+import { keyMapNamed, parameterValues } from '../weights/model-weights.ts';
 import { readKnowledgeEncoderFolder } from './knowledge.ts';
 import { type LoopSummary, runTraining } from './loop.ts';
 
@@ -127,7 +127,7 @@ function withImageSize(cfg: KepConfig, size: number | undefined): KepConfig {
 function setUpText(
   cfg: VlpConfig,
   base: KepConfig,
-  pairs: PairSet,
+  pairs: PairSet | undefined,
   outDir: string,
   initText?: string,
 ): TextSetup {
@@ -166,6 +166,7 @@ function setUpText(
   const vocabFile = join(outDir, 'vocab.txt');
   // Built once per run folder, so a resumed run keeps its token ids.
   if (!existsSync(vocabFile)) {
+    if (!pairs) throw new Error('a text tower from random weights needs captions for its vocabulary');
     const captions: string[] = [];
     for (let i = 0; i < pairs.size; i++) captions.push(pairs.caption(i));
     writeVocab(vocabFile, buildVocabulary(captions, { size: cfg.vocabSize }).tokens);
@@ -541,4 +542,52 @@ export async function trainVisionLanguage(
     await trainer.release();
   }
   return { summary, config: cfg, stepsPerEpoch, freezeSteps };
+}
+
+/**
+ * The model S2 starts from, as a model folder: the image tower (random, or a pretrained backbone)
+ * and the text tower of an S1 encoder, before any image–text training. Useful to run the whole
+ * pipeline (zero-shot, slides) before S2 has run, honestly marked as such in `origin`.
+ */
+export async function writeStartingModel(
+  outDir: string,
+  opts: { model: string; initText: string; initImage?: { weights: string; keyMap: string }; seed?: number },
+): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  const entry = kepEntry(opts.model);
+  const cfg = vlpConfigSchema.parse({ model: opts.model });
+  const text = setUpText(cfg, entry.config, undefined, outDir, opts.initText);
+  const kep = text.kep;
+  const size = entry.preprocess.size;
+  const g = new Graph('starting-model');
+  g.output('image', encodeImage(g, g.input('pixels', 'float32', ['batch', 3, size, size]), kep));
+  g.output(
+    'text',
+    encodeText(g, g.input('ids', 'int64', ['b', 's']), g.input('mask', 'int64', ['b', 's']), kep),
+  );
+  g.output('logit_scale', logitScale(g, kep));
+  const { values } = await parameterValues(g, { seed: opts.seed ?? 0 });
+  for (const [k, v] of text.initial) if (values.has(k)) values.set(k, v);
+  if (opts.initImage) for (const [k, v] of await imageInitial(kep, opts.initImage, size)) values.set(k, v);
+  writeSafetensors(
+    join(outDir, 'model.safetensors'),
+    new Map([...values].map(([k, v]) => [k, fromFloat32(v, [...g.params.get(k)!.shape])])),
+  );
+  writeModelFile(outDir, {
+    model: opts.model,
+    text: kep.text,
+    pooling: kep.pooling ?? 'cls',
+    embedDim: kep.embedDim,
+    preprocess: {
+      size,
+      resize: 'shortest',
+      interpolation: entry.preprocess.interpolation,
+      crop: 'center',
+      mean: [...entry.preprocess.mean],
+      std: [...entry.preprocess.std],
+    },
+    maxLength: text.maxLength,
+    vocab: 'vocab.txt',
+    origin: `before S2: image tower ${opts.initImage ? `from ${opts.initImage.weights}` : 'untrained (random weights)'}, ${text.origin}`,
+  });
 }
