@@ -37,10 +37,13 @@ export const modelFileSchema = z.strictObject({
   vocab: z.string().min(1),
   /** What produced the weights, for reports ("kep train vlp --loss kep", …). */
   origin: z.string().default(''),
+  /** Towers still at their random initialisation (a starting model before S2): results from such a
+   * model mean nothing, and every report says so. */
+  untrainedTowers: z.array(z.enum(['image', 'text'])).default([]),
 });
 export type ModelFile = z.infer<typeof modelFileSchema>;
 
-export function writeModelFile(dir: string, file: Omit<ModelFile, 'format'>): void {
+export function writeModelFile(dir: string, file: Omit<z.input<typeof modelFileSchema>, 'format'>): void {
   writeFileAtomic(join(dir, MODEL_FILE), `${JSON.stringify({ format: MODEL_FORMAT, ...file }, null, 2)}\n`);
 }
 

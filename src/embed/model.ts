@@ -187,7 +187,7 @@ async function fromFolder(dir: string, threads?: number): Promise<VisionLanguage
     file.embedDim,
     file.preprocess,
     Math.exp(values.get('logit_scale')![0]!),
-    false,
+    file.untrainedTowers.length > 0,
     `${dir}${file.origin ? ` (${file.origin})` : ''}`,
     t,
     values,

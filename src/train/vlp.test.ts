@@ -197,6 +197,7 @@ test('the starting model folder carries the S1 text tower unchanged beside a ran
   const b = await s1.embed(texts);
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-5);
   assert.match(model.source, /image tower untrained/);
+  assert.equal(model.untrained, true);
   assert.equal((await model.embedImages(new Float32Array(3 * 32 * 32), 1)).length, model.embedDim);
   await model.release();
   await s1.release();

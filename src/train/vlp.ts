@@ -588,6 +588,7 @@ export async function writeStartingModel(
     },
     maxLength: text.maxLength,
     vocab: 'vocab.txt',
+    untrainedTowers: opts.initImage ? [] : ['image'],
     origin: `before S2: image tower ${opts.initImage ? `from ${opts.initImage.weights}` : 'untrained (random weights)'}, ${text.origin}`,
   });
 }
