@@ -46,7 +46,7 @@ test('kep wsi run on the shared slides: the per-slide files and summary.json; tw
   );
   const out = join(dir, 'out');
   const args = ['wsi', 'run', list, '--out', out, '--model', 'kep-tiny', '--prompts', prompts];
-  const opts = ['--image-side', '512', '--heatmap-side', '256', '--workers', '1', '--json'];
+  const opts = ['--overview-size', '512', '--heatmap-size', '256', '--workers', '1', '--json'];
   const first = kep([...args, ...opts]);
   assert.equal(first.status, 0, first.stderr);
   assert.match(first.stderr, /UNTRAINED MODEL/);

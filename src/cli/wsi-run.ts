@@ -4,6 +4,7 @@ import { loadVisionLanguageModel } from '../embed/model.ts';
 import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
 import { UNTRAINED_WARNING } from '../eval/zeroshot-report.ts';
 import { runWsiBatch } from '../pipeline/wsi-run.ts';
+import { OVERVIEW_SIDE } from '../wsi/overview.ts';
 import { commandGroup } from './groups.ts';
 import { modelSource } from './vl.ts';
 import { addPatchOptions, addSegmentOptions, patchOptionsFrom, segmentOptionsFrom } from './wsi.ts';
@@ -53,8 +54,8 @@ type RunOptions = Parameters<typeof segmentOptionsFrom>[0] &
     pooling: 'sum' | 'mean';
     batch: number;
     workers?: number;
-    imageSide: number;
-    heatmapSide: number;
+    overviewSize: number;
+    heatmapSize: number;
     colormap: 'viridis' | 'turbo';
     retryFailed: boolean;
     json: boolean;
@@ -95,8 +96,8 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
       'patch reader threads (0: main thread; default cores − 1, at most 4)',
       nonNegativeInt,
     )
-    .option('--image-side <px>', 'longer side of the overview image', positiveInt, 2048)
-    .option('--heatmap-side <px>', 'longer side of the heatmaps (one PNG per class)', positiveInt, 1024)
+    .option('--overview-size <px>', 'longer side of overview.png', positiveInt, OVERVIEW_SIDE)
+    .option('--heatmap-size <px>', 'longer side of the heatmaps (one PNG per class)', positiveInt, 1024)
     .addOption(
       new Option('--colormap <name>', 'heatmap colours').choices(['viridis', 'turbo']).default('viridis'),
     )
@@ -124,8 +125,8 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
       pooling: o.pooling,
       batchSize: o.batch,
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
-      imageSide: o.imageSide,
-      heatmapSide: o.heatmapSide,
+      overviewSize: o.overviewSize,
+      heatmapSize: o.heatmapSize,
       colormap: o.colormap,
       retryFailed: o.retryFailed,
       ...(o.progress ? {} : { progress: false }),

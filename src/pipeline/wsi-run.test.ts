@@ -75,8 +75,8 @@ function options(s: Awaited<ReturnType<typeof setup>>, loads: ModelSource[]): Ws
     ks: [1, 5],
     batchSize: 4,
     workers: 1,
-    imageSide: 256,
-    heatmapSide: 128,
+    overviewSize: 256,
+    heatmapSize: 128,
     progress: false,
     loadModel: async (source): Promise<VisionLanguageModel> => {
       loads.push(source);

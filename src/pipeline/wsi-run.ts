@@ -40,7 +40,7 @@ import { thumbnail } from '../wsi/downsample.ts';
 import { defaultReaderWorkers, embedSlidePatches } from '../wsi/embed-patches.ts';
 import { FeaturesWriter, readFeaturesH5 } from '../wsi/features-h5.ts';
 import { type Colormap, renderHeatmap, writePng } from '../wsi/heatmap.ts';
-import { writeOverview } from '../wsi/overview.ts';
+import { OVERVIEW_SIDE, writeOverview } from '../wsi/overview.ts';
 import { PatchReaderPool } from '../wsi/patch-reader.ts';
 import { PATCH_DEFAULTS, type PatchGrid, type PatchGridOptions, patchGrid } from '../wsi/patch-grid.ts';
 import { resolveSegmentOptions, type SegmentOptions, segmentTissue } from '../wsi/segment.ts';
@@ -68,10 +68,10 @@ export interface WsiRunOptions {
   batchSize?: number;
   /** Patch reader threads (default: cores − 1, at most 4). */
   workers?: number;
-  /** Longer side of the overview image (default 2048). */
-  imageSide?: number;
-  /** Longer side of the heatmaps (default 1024: one PNG per class adds up). */
-  heatmapSide?: number;
+  /** Longer side of overview.png (default: overview.ts's, 1024). */
+  overviewSize?: number;
+  /** Longer side of the heatmaps (default 1024). */
+  heatmapSize?: number;
   colormap?: Colormap;
   retryFailed?: boolean;
   /** Progress bars on stderr (default: when it is a terminal). */
@@ -184,8 +184,8 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
   const ks = [...(o.ks ?? DEFAULT_TOP_K)];
   const pooling = o.pooling ?? 'mean';
   const batchSize = o.batchSize ?? 32;
-  const imageSide = o.imageSide ?? 2048;
-  const heatmapSide = o.heatmapSide ?? 1024;
+  const overviewSize = o.overviewSize ?? OVERVIEW_SIDE;
+  const heatmapSize = o.heatmapSize ?? 1024;
   const bars = (label: string, total: number): Progress =>
     createProgress({ label, total, ...(o.progress === undefined ? {} : { enabled: o.progress }) });
   const out = resolve(o.out);
@@ -211,7 +211,7 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
   const settings = {
     segment: resolveSegmentOptions(definedOnly(o.segment ?? {})),
     patch: { ...PATCH_DEFAULTS, ...definedOnly(o.patch ?? {}) },
-    imageSide,
+    overviewSize,
     model: modelIdentity(o.model),
   };
   const scoreSettings = promptSets
@@ -219,7 +219,7 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
         prompts: sha256(readFileSync(o.prompts!, 'utf8')),
         ks,
         pooling,
-        heatmapSide,
+        heatmapSize,
         colormap: o.colormap ?? 'viridis',
       }
     : null;
@@ -325,7 +325,7 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
           const seg = await segmentTissue(job.slide, o.segment);
           writeFileAtomic(join(job.dir, 'tissue.geojson'), JSON.stringify(tissueGeoJson(seg)) + '\n');
           const grid = patchGrid(job.slide, seg, o.patch);
-          await writeOverview(join(job.dir, 'overview.png'), job.slide, seg, { grid, maxSide: imageSide });
+          await writeOverview(join(job.dir, 'overview.png'), job.slide, seg, { grid, maxSide: overviewSize });
           if (grid.count === 0)
             throw new SlideError(
               job.input.path,
@@ -424,7 +424,7 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
           await scoreJob(job, classSets, ensemble, {
             ks,
             pooling,
-            heatmapSide,
+            heatmapSize,
             colormap: o.colormap ?? 'viridis',
           });
         } catch (err) {
@@ -510,7 +510,7 @@ async function scoreJob(
   job: Job,
   sets: readonly ClassSet[],
   ensemble: ClassSet,
-  s: { ks: number[]; pooling: Pooling; heatmapSide: number; colormap: Colormap },
+  s: { ks: number[]; pooling: Pooling; heatmapSize: number; colormap: Colormap },
 ): Promise<void> {
   const feats = await readFeaturesH5(join(job.dir, 'features.h5'));
   job.summary.n_patches = feats.count;
@@ -531,7 +531,7 @@ async function scoreJob(
   const slide = await openSlide(job.input.path);
   let view: Awaited<ReturnType<typeof thumbnail>>;
   try {
-    view = await thumbnail(slide, s.heatmapSide);
+    view = await thumbnail(slide, s.heatmapSize);
   } finally {
     slide.close();
   }
@@ -554,7 +554,7 @@ async function scoreJob(
       values,
       colormap: s.colormap,
     });
-    await writePng(join(job.dir, `heatmap-${name}.png`), image);
+    await writePng(join(job.dir, `heatmap-${name}.png`), image, { palette: true });
   }
   writeFileAtomic(join(job.dir, 'scores.json'), JSON.stringify(file) + '\n');
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { loadImage } from '../data/image.ts';
 import { colormapTable, normaliseScores, percentileRanks, renderHeatmap, writePng } from './heatmap.ts';
 
@@ -111,4 +112,8 @@ test('writePng writes a PNG that decodes to the same pixels', async () => {
   await writePng(path, img);
   const back = await loadImage(path);
   assert.deepEqual(back, img);
+  // A palette PNG of an image with few colours keeps them exactly.
+  await writePng(path, img, { palette: true });
+  assert.deepEqual(await loadImage(path), img);
+  assert.equal((await sharp(path).metadata()).isPalette, true);
 });
