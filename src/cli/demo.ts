@@ -15,6 +15,7 @@ import { exportChunks, samples } from '../knowledge/export.ts';
 import { evaluateWithBaseline } from '../eval/galleries.ts';
 import { KnowledgeEncoder, knowledgeConfigSchema, trainKnowledgeEncoder } from '../train/knowledge.ts';
 import { readMetrics } from '../train/loop.ts';
+import { s2Stage, wsiStage } from './demo-stages.ts';
 import { treeStats } from '../knowledge/query.ts';
 import { ATTRIBUTE_KINDS } from '../knowledge/schema.ts';
 import { saveTree } from '../knowledge/tree-io.ts';
@@ -130,56 +131,61 @@ export function registerDemoCommand(program: Command): void {
     .option('--out <dir>', 'output folder', 'out/demo')
     .option('--steps <n>', 'training steps of the engine check', '150')
     .option('--encoder-minutes <n>', 'wall time of the knowledge-encoder run', '1')
-    .action(async (o: { sources?: string; out: string; steps: string; encoderMinutes: string }) => {
-      const outDir = resolve(o.out);
-      const shared = resolve('../shared/data/knowledge');
-      let sources = o.sources ?? (existsSync(shared) ? shared : undefined);
-      if (!sources) {
-        say('knowledge sources not found locally; downloading them from their public origins');
-        await downloadSources({ cacheDir: defaultCacheDir() });
-        sources = defaultCacheDir();
-      }
+    .option('--slides <dir>', 'whole-slide images for the last stage', '../shared/data/wsi')
+    .action(
+      async (o: { sources?: string; out: string; steps: string; encoderMinutes: string; slides: string }) => {
+        const outDir = resolve(o.out);
+        const shared = resolve('../shared/data/knowledge');
+        let sources = o.sources ?? (existsSync(shared) ? shared : undefined);
+        if (!sources) {
+          say('knowledge sources not found locally; downloading them from their public origins');
+          await downloadSources({ cacheDir: defaultCacheDir() });
+          sources = defaultCacheDir();
+        }
 
-      say(`1/3 knowledge tree from ${sources}`);
-      const t0 = performance.now();
-      const tree = buildTree(sources);
-      const treePath = join(outDir, 'knowledge-tree.json');
-      saveTree(treePath, tree);
-      const samplesPath = join(outDir, 'knowledge-samples.jsonl');
-      writeFileAtomic(samplesPath, exportChunks(tree, 'jsonl'));
-      const buildSeconds = (performance.now() - t0) / 1000;
-      const stats = treeStats(tree);
-      say(
-        `   ${stats.tissues} tissues, ${stats.diseases} diseases, ${stats.attributesTotal} attributes in ${buildSeconds.toFixed(1)} s`,
-      );
+        say(`1/5 knowledge tree from ${sources}`);
+        const t0 = performance.now();
+        const tree = buildTree(sources);
+        const treePath = join(outDir, 'knowledge-tree.json');
+        saveTree(treePath, tree);
+        const samplesPath = join(outDir, 'knowledge-samples.jsonl');
+        writeFileAtomic(samplesPath, exportChunks(tree, 'jsonl'));
+        const buildSeconds = (performance.now() - t0) / 1000;
+        const stats = treeStats(tree);
+        say(
+          `   ${stats.tissues} tissues, ${stats.diseases} diseases, ${stats.attributesTotal} attributes in ${buildSeconds.toFixed(1)} s`,
+        );
 
-      say('2/3 engine check: train a tiny ViT on synthetic images, export it to ONNX, reload it');
-      const check = await engineCheck(outDir, Number(o.steps));
-      say(
-        `   loss ${check.losses[0]![1].toFixed(3)} → ${check.losses.at(-1)![1].toFixed(3)}, held-out accuracy ${check.accBefore.toFixed(2)} → ${check.accAfter.toFixed(2)}, exported ONNX ${check.exportMatches ? 'matches' : 'DIFFERS'}`,
-      );
+        say('2/5 engine check: train a tiny ViT on synthetic images, export it to ONNX, reload it');
+        const check = await engineCheck(outDir, Number(o.steps));
+        say(
+          `   loss ${check.losses[0]![1].toFixed(3)} → ${check.losses.at(-1)![1].toFixed(3)}, held-out accuracy ${check.accBefore.toFixed(2)} → ${check.accAfter.toFixed(2)}, exported ONNX ${check.exportMatches ? 'matches' : 'DIFFERS'}`,
+        );
 
-      say(
-        `3/3 knowledge encoder: ${o.encoderMinutes} min of S1 training from scratch on the tree's samples, then re-identification against BM25`,
-      );
-      const encoderDir = join(outDir, 'knowledge-encoder');
-      rmSync(encoderDir, { recursive: true, force: true }); // a fresh run each time: the report describes this one
-      const s1Config = knowledgeConfigSchema.parse({ ...DEMO_ENCODER, steps: 60 * Number(o.encoderMinutes) });
-      const s1 = await trainKnowledgeEncoder([...samples(tree)], encoderDir, s1Config, {
-        minutes: Number(o.encoderMinutes),
-      });
-      const encoder = await KnowledgeEncoder.load(encoderDir);
-      const s1Report = await evaluateWithBaseline((t) => encoder.embed(t), s1.evalSets);
-      await encoder.release();
-      say(
-        `   ${s1.summary.lastStep} steps; synonym R1 ${(100 * s1Report.galleries.synonym!.rank1).toFixed(1)} % (BM25 ${(100 * s1Report.baseline.synonym!.rank1).toFixed(1)} %)`,
-      );
-      const s1Losses = readMetrics(join(encoderDir, 'metrics.jsonl'))
-        .filter((l) => l.loss !== undefined)
-        .map((l) => [l.step, l.loss!] as [number, number]);
+        say(
+          `3/5 knowledge encoder: ${o.encoderMinutes} min of S1 training from scratch on the tree's samples, then re-identification against BM25`,
+        );
+        const encoderDir = join(outDir, 'knowledge-encoder');
+        rmSync(encoderDir, { recursive: true, force: true }); // a fresh run each time: the report describes this one
+        const s1Config = knowledgeConfigSchema.parse({
+          ...DEMO_ENCODER,
+          steps: 60 * Number(o.encoderMinutes),
+        });
+        const s1 = await trainKnowledgeEncoder([...samples(tree)], encoderDir, s1Config, {
+          minutes: Number(o.encoderMinutes),
+        });
+        const encoder = await KnowledgeEncoder.load(encoderDir);
+        const s1Report = await evaluateWithBaseline((t) => encoder.embed(t), s1.evalSets);
+        await encoder.release();
+        say(
+          `   ${s1.summary.lastStep} steps; synonym R1 ${(100 * s1Report.galleries.synonym!.rank1).toFixed(1)} % (BM25 ${(100 * s1Report.baseline.synonym!.rank1).toFixed(1)} %)`,
+        );
+        const s1Losses = readMetrics(join(encoderDir, 'metrics.jsonl'))
+          .filter((l) => l.loss !== undefined)
+          .map((l) => [l.step, l.loss!] as [number, number]);
 
-      const kindRows = ATTRIBUTE_KINDS.map((k) => [k, stats.attributes[k], PAPER[k], stats.meanWords[k]]);
-      const body = `
+        const kindRows = ATTRIBUTE_KINDS.map((k) => [k, stats.attributes[k], PAPER[k], stats.meanWords[k]]);
+        const body = `
 <h1>kep demo report</h1>
 <p class="note"><b>What ran, on which weights.</b> No pretrained weights were used, and no model here is useful for
 pathology yet. The knowledge tree was built from the open sources below. The engine check trained a
@@ -188,8 +194,9 @@ only to show that training, checkpoints and ONNX export work end to end on this 
 encoder was trained <i>from random initialisation</i> for about a minute, far too little to be useful.
 Real weights load from their own files: <code>npx kep export onnx --model kep-16 --weights CHECKPOINT</code>
 (ViT-B/16, CLIP ViT-B/32, BiomedCLIP, CTransPath, BiomedBERT folders, KEP checkpoints; see docs/models.md
-and docs/weights.md). Vision–language pretraining and whole-slide zero-shot subtyping are the next
-stages; this report grows with them.</p>
+and docs/weights.md). Vision–language pretraining ran on generated images only (no image–caption
+collection is reachable here), and the whole-slide stage used an <i>untrained</i> image tower: its
+heatmaps show the machinery, not pathology.</p>
 
 <h2>1. Knowledge tree</h2>
 <p>Built from <code>${sources}</code> in ${buildSeconds.toFixed(1)} s: <b>${stats.tissues}</b> tissues,
@@ -213,19 +220,19 @@ ${check.accBefore.toFixed(2)} before training, <b>${check.accAfter.toFixed(2)}</
 The exported <code>${join(outDir, 'tiny-vit.onnx')}</code> ${check.exportMatches ? 'reproduces' : '<b>does not reproduce</b>'} the trainer's outputs.</p>
 ${lineChart([{ label: 'training loss', points: check.losses, color: '#1f77b4' }], { title: 'Tiny ViT on synthetic images', xLabel: 'step', yLabel: 'cross-entropy' })}
 `;
-      const s1Rows = Object.keys(s1Report.galleries).map((kind) => {
-        const e = s1Report.galleries[kind]!;
-        const b = s1Report.baseline[kind]!;
-        return [
-          kind,
-          e.n,
-          (100 * e.rank1).toFixed(1),
-          (100 * e.mAP).toFixed(1),
-          (100 * b.rank1).toFixed(1),
-          (100 * b.mAP).toFixed(1),
-        ];
-      });
-      const s1Body = `
+        const s1Rows = Object.keys(s1Report.galleries).map((kind) => {
+          const e = s1Report.galleries[kind]!;
+          const b = s1Report.baseline[kind]!;
+          return [
+            kind,
+            e.n,
+            (100 * e.rank1).toFixed(1),
+            (100 * e.mAP).toFixed(1),
+            (100 * b.rank1).toFixed(1),
+            (100 * b.mAP).toFixed(1),
+          ];
+        });
+        const s1Body = `
 <h2>3. Knowledge encoder (S1)</h2>
 <p>A ${s1Config.layers}-layer BERT (hidden ${s1Config.hidden}) with a WordPiece vocabulary built from the training texts,
 trained <b>from random initialisation</b> for ${s1.summary.lastStep} AdaSP steps (P×K = ${s1Config.p}×${s1Config.k}, ${s1.summary.seconds.toFixed(0)} s).
@@ -236,9 +243,29 @@ BERT folder (see docs/knowledge-encoder.md). Run folder: <code>${encoderDir}</co
 ${table(['gallery', 'queries', 'encoder R1 %', 'encoder mAP %', 'BM25 R1 %', 'BM25 mAP %'], s1Rows)}
 ${lineChart([{ label: 'AdaSP loss', points: s1Losses, color: '#2ca02c' }], { title: 'Knowledge encoder training', xLabel: 'step', yLabel: 'loss' })}
 `;
-      const reportPath = join(outDir, 'report.html');
-      writeFileAtomic(reportPath, page('kep demo report', body + s1Body));
-      process.stdout.write(`report: ${reportPath}\n`);
-      if (!check.exportMatches || check.accAfter < 0.6) process.exitCode = 1;
-    });
+        say('4/5 vision–language pretraining (S2) on generated pairs: KEP against CLIP');
+        const s2 = await s2Stage(outDir, say);
+        say(
+          `   held-out zero-shot accuracy: KEP ${s2.accuracy.kep.toFixed(2)}, CLIP ${s2.accuracy.clip.toFixed(2)} (chance 0.20)`,
+        );
+
+        const slidesDir = resolve(o.slides);
+        let wsiHtml = '';
+        if (existsSync(slidesDir)) {
+          say(
+            `5/5 whole slides in ${slidesDir}: segment, tile, embed (untrained image tower), score, heatmaps`,
+          );
+          const wsi = await wsiStage(outDir, tree, encoderDir, slidesDir, say);
+          const c = wsi.summary.counts;
+          say(`   ${c.done} done, ${c.skipped} already complete, ${c.failed} failed`);
+          wsiHtml = wsi.html;
+          if (c.failed > 0) process.exitCode = 1;
+        } else say(`5/5 skipped: no slides at ${slidesDir} (give --slides DIR)`);
+
+        const reportPath = join(outDir, 'report.html');
+        writeFileAtomic(reportPath, page('kep demo report', body + s1Body + s2.html + wsiHtml));
+        process.stdout.write(`report: ${reportPath}\n`);
+        if (!check.exportMatches || check.accAfter < 0.6) process.exitCode = 1;
+      },
+    );
 }
