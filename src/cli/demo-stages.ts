@@ -188,7 +188,7 @@ export async function wsiStage(
         ['overview (tissue contours, patch grid)', join(dir, 'overview.png')],
         ...SLIDE_CLASSES.map((c) => [`score: ${c}`, join(dir, `heatmap-${labelFileName(c)}.png`)]),
       ].filter(([, p]) => existsSync(p!));
-      return `<h3>${escape(s.slide)}</h3><div class="figs">${imgs
+      return `<h3>${escape(s.slide)}</h3><div style="display:flex;flex-wrap:wrap;gap:12px">${imgs
         .map(
           ([caption, p]) =>
             `<figure><img src="${escape(rel(p!))}" alt="${escape(caption!)}" style="max-width:320px"><figcaption>${escape(caption!)}</figcaption></figure>`,
