@@ -20,7 +20,8 @@ import { Graph } from '../src/engine/graph.ts';
 import { Rng, initialize } from '../src/engine/init.ts';
 import { compile, ort } from '../src/engine/runtime.ts';
 import { vit, vitConfigs } from '../src/models/vit.ts';
-import { fmt } from './lib/harness.ts';
+import { fileURLToPath } from 'node:url';
+import { fmt, runReference } from './lib/harness.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -160,6 +161,18 @@ try {
   await session.release();
 
   const hidden = (load + inferOnly - overlap) / Math.min(load, inferOnly);
+  // Loading alone against torch's DataLoader (worker processes) on the same files and settings.
+  const reference = runReference(fileURLToPath(new URL('./image_loader_torch.py', import.meta.url)), [
+    '--dir',
+    dir,
+    '--batch',
+    String(batch),
+    '--workers',
+    String(workers),
+    '--rounds',
+    String(rounds),
+  ]);
+  const torchLoad = reference.load_s as number;
   const line = {
     images: count,
     batch,
@@ -175,12 +188,15 @@ try {
     overlap_img_s: Number(fmt(count / overlap, 1)),
     hidden_fraction: Number(fmt(hidden)),
     cpu_s: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Number(fmt(median(v)))])),
+    torch_load_s: torchLoad,
+    load_ratio: Number(fmt(torchLoad / load, 3)),
     loadavg_1m: Number(fmt(loadavg()[0]!)),
   };
   process.stderr.write(
     `${count} JPEGs 256→224, ${consumer === 'tower' ? model : `${consumer} ${consumerMs} ms/batch`}, batch ${batch}, ${workers} workers, ORT ${threads} thread(s):\n` +
       `  load ${fmt(load)} s, infer ${fmt(inferOnly)} s, serial ${fmt(serial)} s, overlapped ${fmt(overlap)} s` +
-      ` (${fmt(hidden * 100, 0)}% of the shorter stage hidden); load average ${fmt(loadavg()[0]!)}\n`,
+      ` (${fmt(hidden * 100, 0)}% of the shorter stage hidden); load average ${fmt(loadavg()[0]!)}\n` +
+      `  loading alone: kep ${fmt(load)} s, torch DataLoader ${torchLoad} s (kep ÷ torch speed ${fmt(torchLoad / load, 3)})\n`,
   );
   console.log(JSON.stringify(line));
 } finally {
