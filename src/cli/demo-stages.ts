@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { readLabelled } from '../data/labelled.ts';
 import { readPairs } from '../data/pairs.ts';
 import { readPromptFile } from '../data/prompt-sets.ts';
-import { COLOURS, SYNONYMS, writeSyntheticSet } from '../data/synthetic.ts';
+import { COLOURS, writeSyntheticSet } from '../data/synthetic.ts';
 import { loadVisionLanguageModel } from '../embed/model.ts';
 import { TextEmbeddingCache } from '../eval/class-embeddings.ts';
 import { embedImageFiles } from '../eval/image-features.ts';
@@ -17,8 +17,8 @@ import { runWsiBatch } from '../pipeline/wsi-run.ts';
 import { labelFileName } from '../pipeline/wsi-run.ts';
 import type { RunSummary } from '../pipeline/run-summary.ts';
 import { lineChart, table } from '../report/html.ts';
-import { knowledgeConfigSchema, trainKnowledgeEncoder } from '../train/knowledge.ts';
 import { readMetrics } from '../train/loop.ts';
+import { trainSyntheticWorldEncoder } from '../train/synthetic-encoder.ts';
 import { trainVisionLanguage, vlpConfigSchema, writeStartingModel } from '../train/vlp.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 
@@ -38,30 +38,8 @@ export async function s2Stage(outDir: string, say: (s: string) => void): Promise
   const train = await writeSyntheticSet(join(dir, 'train'), { count: 320, seed: 1, ...opts });
   const val = await writeSyntheticSet(join(dir, 'val'), { count: 100, seed: 2, ...opts });
   // The knowledge of this little world: the words for each colour, shape and background.
-  const samples = Object.entries(SYNONYMS).flatMap(([label, words]) =>
-    words.map((text, i) => ({ text, label, kind: i === 0 ? ('name' as const) : ('synonym' as const) })),
-  );
   const s1Dir = join(dir, 's1');
-  await trainKnowledgeEncoder(
-    samples,
-    s1Dir,
-    knowledgeConfigSchema.parse({
-      layers: 1,
-      hidden: 32,
-      heads: 2,
-      intermediate: 64,
-      embedDim: 16,
-      maxLength: 32,
-      vocabSize: 300,
-      p: 6,
-      k: 3,
-      steps: 100,
-      lr: 3e-3,
-      warmup: 5,
-      evalEvery: 100,
-      heldOut: 0,
-    }),
-  );
+  await trainSyntheticWorldEncoder(s1Dir);
   const pairs = await readPairs(train.pairs);
   const images = await readLabelled(val.labels);
   const prompts = readPromptFile(val.prompts);

@@ -3,12 +3,13 @@
 // preprocessing, the tokenizer's vocabulary and max length — next to the weights, as open_clip's
 // pretrained configs do. Weights: the latest complete checkpoint under checkpoints/, or
 // model.safetensors for an exported folder.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { latestCheckpoint } from '../engine/checkpoint.ts';
 import { preprocessConfigSchema } from '../data/preprocess.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { readJsonFile } from '../util/json-file.ts';
 
 export const MODEL_FILE = 'kep-model.json';
 export const MODEL_FORMAT = 'kep-model/1';
@@ -50,18 +51,7 @@ export function writeModelFile(dir: string, file: Omit<z.input<typeof modelFileS
 export function readModelFile(dir: string): ModelFile {
   const path = join(dir, MODEL_FILE);
   if (!existsSync(path)) throw new Error(`${dir}: not a kep model folder (no ${MODEL_FILE})`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path}: not valid JSON (${(err as Error).message})`, { cause: err });
-  }
-  const parsed = modelFileSchema.safeParse(raw);
-  if (!parsed.success)
-    throw new Error(
-      `${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-  return parsed.data;
+  return readJsonFile(path, modelFileSchema);
 }
 
 /** The weights file of a model folder: the newest complete checkpoint, else model.safetensors. */

@@ -64,9 +64,13 @@ function allParams(t: Towers, size: number): Graph {
   return g;
 }
 
-function entryPreprocess(entry: Exclude<ModelEntry, { kind: 'bert' }>): PreprocessConfig {
+/** The evaluation transform of a registry model (resize + centre crop + its normalisation). */
+export function entryPreprocess(
+  entry: Exclude<ModelEntry, { kind: 'bert' }>,
+  size = entry.preprocess.size,
+): PreprocessConfig {
   return {
-    size: entry.preprocess.size,
+    size,
     resize: 'shortest',
     interpolation: entry.preprocess.interpolation,
     crop: 'center',

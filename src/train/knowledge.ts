@@ -4,7 +4,7 @@
 // L2 norm, trained with AdaSP (or the batch-hard triplet loss), evaluated by re-identification
 // against the BM25 baseline. Everything lands in one folder that `kep eval knowledge` and
 // `kep knowledge link` read back.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { latestCheckpoint, loadCheckpoint } from '../engine/checkpoint.ts';
@@ -18,6 +18,7 @@ import { adaspLoss, tripletLoss } from '../nn/metric-losses.ts';
 import { buildVocabulary, writeVocab } from '../text/vocab-builder.ts';
 import { BertTokenizer } from '../text/wordpiece.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { readJsonFile } from '../util/json-file.ts';
 import { type LoopSummary, runTraining } from './loop.ts';
 import { PKSampler } from './pk-sampler.ts';
 import { loadPretrainedBert } from './pretrained-bert.ts';
@@ -253,18 +254,7 @@ export interface KnowledgeEncoderFolder {
 export function readKnowledgeEncoderFolder(dir: string): KnowledgeEncoderFolder {
   const file = join(dir, ENCODER_FILE);
   if (!existsSync(file)) throw new Error(`${dir}: not a knowledge encoder folder (no ${ENCODER_FILE})`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`, { cause: err });
-  }
-  const parsed = encoderFileSchema.safeParse(raw);
-  if (!parsed.success)
-    throw new Error(
-      `${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-  const { config, vocab } = parsed.data;
+  const { config, vocab } = readJsonFile(file, encoderFileSchema);
   const vocabPath = join(dir, vocab);
   const tokenizer = BertTokenizer.fromVocabFile(vocabPath);
   const found = latestCheckpoint(join(dir, 'checkpoints'), {

@@ -8,12 +8,12 @@ import { ImageLoader } from '../data/image-loader.ts';
 import { readLabelled } from '../data/labelled.ts';
 import { readPairs } from '../data/pairs.ts';
 import { readPromptFile } from '../data/prompt-sets.ts';
-import { COLOURS, SYNONYMS, type SyntheticSetFiles, writeSyntheticSet } from '../data/synthetic.ts';
+import { COLOURS, type SyntheticSetFiles, writeSyntheticSet } from '../data/synthetic.ts';
 import { loadVisionLanguageModel } from '../embed/model.ts';
 import type { VisionLanguageModel } from '../embed/types.ts';
 import { TextEmbeddingCache, argmaxRows, classEmbeddings, cosineScores } from '../eval/class-embeddings.ts';
-import { knowledgeConfigSchema, trainKnowledgeEncoder } from './knowledge.ts';
 import { readMetrics } from './loop.ts';
+import { trainSyntheticWorldEncoder } from './synthetic-encoder.ts';
 import { vlpConfigSchema, trainVisionLanguage } from './vlp.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'kep-vlp-'));
@@ -28,31 +28,8 @@ before(async () => {
   train = await writeSyntheticSet(join(root, 'train'), { count: 320, seed: 1, ...opts });
   heldOut = await writeSyntheticSet(join(root, 'val'), { count: 100, seed: 2, ...opts });
   // A tiny knowledge encoder that has learned the synonyms the captions use.
-  const samples = Object.entries(SYNONYMS).flatMap(([label, words]) =>
-    words.map((text, i) => ({ text, label, kind: i === 0 ? 'name' : 'synonym' }) as const),
-  );
   s1Dir = join(root, 's1');
-  await trainKnowledgeEncoder(
-    samples.map((s, i) => ({ ...s, line: i + 1 })),
-    s1Dir,
-    knowledgeConfigSchema.parse({
-      layers: 1,
-      hidden: 32,
-      heads: 2,
-      intermediate: 64,
-      embedDim: 16,
-      maxLength: 32,
-      vocabSize: 300,
-      p: 6,
-      k: 3,
-      steps: 100,
-      lr: 3e-3,
-      warmup: 5,
-      evalEvery: 100,
-      heldOut: 0,
-      threads: 1,
-    }),
-  );
+  await trainSyntheticWorldEncoder(s1Dir, 1);
 });
 
 /** Zero-shot accuracy on the held-out set with its first prompt set. */

@@ -22,6 +22,7 @@ import { Trainer } from '../engine/trainer.ts';
 import { ImageLoader, type LoadedBatch, shuffledOrder } from '../data/image-loader.ts';
 import type { PairSet } from '../data/pairs.ts';
 import type { PreprocessConfig } from '../data/preprocess.ts';
+import { entryPreprocess } from '../embed/model.ts';
 import { writeModelFile } from '../embed/model-folder.ts';
 import type { VisionLanguageModel } from '../embed/types.ts';
 import { type KepConfig, encodeImage, encodeText, logitScale } from '../models/kep.ts';
@@ -258,14 +259,7 @@ export async function trainVisionLanguage(
       'warning: KEP loss without --init-text: the knowledge tower is a frozen random encoder\n',
     );
 
-  const evalPre: PreprocessConfig = {
-    size,
-    resize: 'shortest',
-    interpolation: entry.preprocess.interpolation,
-    crop: 'center',
-    mean: [...entry.preprocess.mean],
-    std: [...entry.preprocess.std],
-  };
+  const evalPre = entryPreprocess(entry, size);
   // The paper's training transform: a random crop of images stored already resized.
   const trainPre: PreprocessConfig = { ...evalPre, resize: 'none', crop: 'random' };
   writeModelFile(outDir, {
@@ -578,14 +572,7 @@ export async function writeStartingModel(
     text: kep.text,
     pooling: kep.pooling ?? 'cls',
     embedDim: kep.embedDim,
-    preprocess: {
-      size,
-      resize: 'shortest',
-      interpolation: entry.preprocess.interpolation,
-      crop: 'center',
-      mean: [...entry.preprocess.mean],
-      std: [...entry.preprocess.std],
-    },
+    preprocess: entryPreprocess(entry, size),
     maxLength: text.maxLength,
     vocab: 'vocab.txt',
     untrainedTowers: opts.initImage ? [] : ['image'],
