@@ -79,8 +79,19 @@ test('kep eval zeroshot --model kep-tiny --json: the contract, through the regis
 });
 
 test('kep eval zeroshot: a model that sees colour scores 1; --ensemble gives one set; --out writes the report', async () => {
-  const base = ['eval', 'zeroshot', '--model', 'x', '--images', colours.labels, '--prompts', colours.prompts];
-  const { out } = await run([...base, '--json', '--workers', '0']);
+  const base = [
+    'eval',
+    'zeroshot',
+    '--model',
+    'x',
+    '--images',
+    colours.labels,
+    '--prompts',
+    colours.prompts,
+    '--workers',
+    '0',
+  ];
+  const { out } = await run([...base, '--json']);
   const j = JSON.parse(out) as {
     wF1: { median: number };
     bacc: { q1: number };
@@ -120,7 +131,7 @@ test('kep eval zeroshot: a label missing from a prompt set is an error naming bo
 test('kep eval retrieval: hand-computed recall with one and with two images per colour', async () => {
   const one = await writeSyntheticSet(join(dir, 'one'), { count: 3, seed: 1, size: 24, classBy: 'colour' });
   const r1 = JSON.parse(
-    (await run(['eval', 'retrieval', '--model', 'x', '--pairs', one.pairs, '--json'])).out,
+    (await run(['eval', 'retrieval', '--model', 'x', '--pairs', one.pairs, '--json', '--workers', '0'])).out,
   ) as {
     image_to_text: Record<string, number>;
     text_to_image: Record<string, number>;
@@ -206,6 +217,8 @@ test('kep classify: class names → prompts from the tree’s synonyms; predicti
     '--tree',
     tree,
     '--json',
+    '--workers',
+    '0',
   ]);
   const j = JSON.parse(out) as {
     prompts: { label: string; names: string[]; match: string; disease?: { id: string } }[];
@@ -259,7 +272,18 @@ test('kep data synthetic writes a set the other commands read', async () => {
 });
 
 test('kep eval table: runs × data sets from zeroshot.json reports, untrained runs marked', async () => {
-  const base = ['eval', 'zeroshot', '--model', 'x', '--images', colours.labels, '--prompts', colours.prompts];
+  const base = [
+    'eval',
+    'zeroshot',
+    '--model',
+    'x',
+    '--images',
+    colours.labels,
+    '--prompts',
+    colours.prompts,
+    '--workers',
+    '0',
+  ];
   await run([...base, '--out', join(dir, 't1'), '--name', 'colour model']);
   await run([...base, '--out', join(dir, 't2'), '--name', 'untrained'], fakeColourModel({ untrained: true }));
   const { out } = await run([
