@@ -136,7 +136,7 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
     const c = summary.counts;
     if (summary.untrained) err(`kep: ⚠ ${UNTRAINED_WARNING} (${summary.model_source})\n`);
     err(
-      `kep: ${summary.slides.length} slides: ${c.done} done, ${c.skipped} skipped, ${c.failed} failed, ${c.locked} locked` +
+      `kep: ${summary.slides.length} slide${summary.slides.length === 1 ? '' : 's'}: ${c.done} done, ${c.skipped} skipped, ${c.failed} failed, ${c.locked} locked` +
         ` → ${o.out}/summary.md\n`,
     );
     for (const s of summary.slides)

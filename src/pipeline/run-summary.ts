@@ -60,7 +60,7 @@ export function summaryMarkdown(summary: RunSummary, subtypingMd?: string): stri
       : []),
     `Model: ${summary.model} (${summary.model_source}). Started ${summary.started}, ${summary.seconds.toFixed(1)} s.`,
     '',
-    `${summary.slides.length} slides: ${c.done} done, ${c.skipped} skipped (complete from an earlier run), ${c.failed} failed, ${c.locked} locked by another process.`,
+    `${summary.slides.length} slide${summary.slides.length === 1 ? '' : 's'}: ${c.done} done, ${c.skipped} skipped (complete from an earlier run), ${c.failed} failed, ${c.locked} locked by another process.`,
     '',
     '| slide | status | patches | seconds | label | prediction |',
     '| --- | --- | --- | --- | --- | --- |',
