@@ -13,7 +13,11 @@ import { adaspLoss } from '../src/nn/metric-losses.ts';
 import { fmt, runReference, time } from './lib/harness.ts';
 
 const { values: args } = parseArgs({
-  options: { threads: { type: 'string', default: '2' }, iters: { type: 'string', default: '3' } },
+  options: {
+    threads: { type: 'string', default: '2' },
+    iters: { type: 'string', default: '3' },
+    cases: { type: 'string', default: 'default,small,bert_base' },
+  },
 });
 const threads = Number(args.threads);
 const iters = Number(args.iters);
@@ -115,7 +119,8 @@ async function kepTextsPerSecond(c: Case): Promise<number> {
 
 const script = fileURLToPath(new URL('./knowledge_torch.py', import.meta.url));
 const result: Record<string, number> = { threads };
-for (const c of cases) {
+const chosen = new Set(args.cases.split(','));
+for (const c of cases.filter((x) => chosen.has(x.name))) {
   const ref = runReference(
     script,
     [

@@ -9,6 +9,13 @@ import { ort } from '../src/engine/runtime.ts';
 import { Trainer } from '../src/engine/trainer.ts';
 import { kepTrainingLoss } from '../src/models/kep.ts';
 import { getModel } from '../src/models/registry.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readPairs } from '../src/data/pairs.ts';
+import { writeSyntheticSet } from '../src/data/synthetic.ts';
+import { readMetrics } from '../src/train/loop.ts';
+import { trainVisionLanguage, vlpConfigSchema } from '../src/train/vlp.ts';
 import { fmt, runReference, time } from './lib/harness.ts';
 
 const { values: args } = parseArgs({
@@ -17,6 +24,10 @@ const { values: args } = parseArgs({
     iters: { type: 'string', default: '2' },
     batch: { type: 'string', default: '32' },
     seq: { type: 'string', default: '64' },
+    // Micro-batch size: the batch goes through `kep train vlp`'s GradCache path (same gradient as the
+    // whole batch) on generated 224-px pairs, timed from its metrics. The whole-batch fused step of
+    // KEP-16 at batch 32 was killed for memory on this 24 GiB machine.
+    micro: { type: 'string' },
   },
 });
 const threads = Number(args.threads);
@@ -63,12 +74,44 @@ async function kepPairsPerSecond(): Promise<{ pairs: number; sessionSeconds: num
   return { pairs: batch / t.median, sessionSeconds };
 }
 
+/** Pairs/s of `kep train vlp` itself (data loading included) with GradCache micro-batches. */
+async function kepGradCachePairsPerSecond(micro: number): Promise<{ pairs: number; sessionSeconds: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'kep-bench-vlp-'));
+  const set = await writeSyntheticSet(join(dir, 'data'), {
+    count: batch * (iters + 1),
+    size: size + 16,
+    seed: 0,
+  });
+  const out = join(dir, 'run');
+  await trainVisionLanguage(
+    { pairs: await readPairs(set.pairs) },
+    out,
+    vlpConfigSchema.parse({
+      model: 'kep-16',
+      batch,
+      microBatch: micro,
+      steps: iters + 1,
+      maxLength: seq,
+      freezeEpochs: 0,
+      warmup: 0,
+      evalEvery: 1000,
+      checkpointEvery: 1000,
+      threads,
+    }),
+  );
+  const lines = readMetrics(join(out, 'metrics.jsonl')).filter((l) => l.elapsedSeconds !== undefined);
+  const first = lines[0]!.elapsedSeconds!;
+  const last = lines.at(-1)!.elapsedSeconds!;
+  rmSync(dir, { recursive: true, force: true });
+  return { pairs: (batch * (lines.length - 1)) / (last - first), sessionSeconds: first };
+}
+
 const script = fileURLToPath(new URL('./vlp_torch.py', import.meta.url));
 const ref = runReference(
   script,
   ['--batch', batch, '--seq', seq, '--threads', threads, '--iters', iters, '--size', size].map(String),
 );
-const kep = await kepPairsPerSecond();
+const kep = args.micro ? await kepGradCachePairsPerSecond(Number(args.micro)) : await kepPairsPerSecond();
 const torch = ref.pairs_s as number;
 process.stderr.write(
   `KEP-16 (ViT-B/16 + 2× BERT-base), batch ${batch}, seq ${seq}: kep ${fmt(kep.pairs, 3)} pairs/s, torch ${torch}, ratio ${fmt(kep.pairs / torch, 3)}\n`,
@@ -78,6 +121,7 @@ console.log(
     threads,
     batch,
     seq,
+    ...(args.micro ? { kep_micro_batch: Number(args.micro) } : {}),
     kep_pairs_s: Number(fmt(kep.pairs, 3)),
     torch_pairs_s: torch,
     ratio: Number(fmt(kep.pairs / torch, 3)),
