@@ -163,3 +163,42 @@ test('bad settings and inputs are named', () => {
   r = kep('train', 'vlp', '--pairs', join(dir, 'empty.csv'), '--out', join(dir, 'x'));
   assert.match(String(r.stderr), /empty\.csv.*no image–caption pairs/);
 });
+
+test('a ViT trained at another --image-size is loaded back at that size', async () => {
+  const big = await writeSyntheticSet(join(dir, 'big'), { count: 32, seed: 5, size: 56 });
+  const out = join(dir, 'size48');
+  const r = kep(
+    'train',
+    'vlp',
+    '--pairs',
+    big.pairs,
+    '--out',
+    out,
+    '--model',
+    'kep-tiny',
+    '--image-size',
+    '48',
+    '--batch',
+    '16',
+    '--steps',
+    '2',
+    '--config',
+    join(dir, 'cfg.json'),
+  );
+  assert.equal(r.status, 0, String(r.stderr));
+  const z = kep(
+    'eval',
+    'zeroshot',
+    '--model',
+    out,
+    '--images',
+    big.labels,
+    '--root',
+    big.dir,
+    '--prompts',
+    big.prompts,
+    '--json',
+  );
+  assert.equal(z.status, 0, String(z.stderr));
+  assert.equal((JSON.parse(String(z.stdout)) as { n_images: number }).n_images, 32);
+});

@@ -12,7 +12,8 @@
 //     failed, so it is not done. Each unreadable image is recorded once (path + reason) and the
 //     epoch goes on; a batch in which nothing was readable is not yielded at all.
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../util/worker.ts';
 import { Rng } from '../engine/init.ts';
 import type { PreprocessConfig } from './preprocess.ts';
 import { type ImageTask, type ImageTaskConfig, type ImageTaskResult, runImageTask } from './image-task.ts';
@@ -90,17 +91,11 @@ type Job = {
 
 class Cancelled extends Error {}
 
-// The worker script is TypeScript in a source checkout and JavaScript in the built package. A
-// TypeScript worker gets tsx registered first: the main thread may have registered it through its
-// API (bin/kep.js), which worker threads do not inherit.
 function spawnWorker(cfg: ImageTaskConfig): Worker {
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const script = new URL(`./image-loader.worker${ext}`, import.meta.url);
-  const workerData = { imageLoader: cfg };
-  if (ext === '.js') return new Worker(script, { workerData });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(script.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return startWorker(new URL(`./image-loader.worker${ext}`, import.meta.url), {
+    workerData: { imageLoader: cfg },
+  });
 }
 
 class WorkerPool {

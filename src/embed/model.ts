@@ -169,7 +169,18 @@ async function fromFolder(dir: string, threads?: number): Promise<VisionLanguage
   const file = readModelFile(dir);
   const entry = getModel(file.model);
   if (entry.kind !== 'kep') throw new Error(`${dir}: model "${file.model}" is not a KEP model`);
-  const kep: KepConfig = { ...entry.config, text: file.text, embedDim: file.embedDim, pooling: file.pooling };
+  // A ViT trained at another size (`kep train vlp --image-size`) has that many position embeddings.
+  const image: KepConfig['image'] =
+    entry.config.image.kind === 'vit'
+      ? { kind: 'vit', config: { ...entry.config.image.config, imageSize: file.preprocess.size } }
+      : entry.config.image;
+  const kep: KepConfig = {
+    ...entry.config,
+    image,
+    text: file.text,
+    embedDim: file.embedDim,
+    pooling: file.pooling,
+  };
   const t = entryTowers(entry, kep);
   const weights = modelWeightsPath(dir);
   const loaded = await loadStateDict(weights);

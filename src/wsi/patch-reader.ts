@@ -4,7 +4,8 @@
 // A pool outlives one slide: a batch run starts its workers once, not once per slide.
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../util/worker.ts';
 import { type BatchTimings, prepareBatch, type PatchReadSpec } from './patch-batch.ts';
 import type { BatchRequest, WorkerReply } from './patch-worker.ts';
 import { openSlide, SlideError, type SlideErrorKind } from './slide.ts';
@@ -35,14 +36,7 @@ function workerUrl(): URL {
 }
 
 function spawn(): Worker {
-  const url = workerUrl();
-  if (!url.pathname.endsWith('.ts')) return new Worker(url);
-  // TypeScript sources need tsx inside the worker too, and neither `node --import tsx` (Node 20 does
-  // not apply its hooks to workers) nor bin/kep.js's in-process register() reaches it: the worker
-  // registers this package's own tsx first, whatever the current directory.
-  const api = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
-  return new Worker(boot, { eval: true });
+  return startWorker(workerUrl());
 }
 
 function replyError(reply: Extract<WorkerReply, { type: 'error' }>): Error {
