@@ -19,16 +19,11 @@ import {
 import { ATTRIBUTE_KINDS, type AttributeKind, type KnowledgeTree } from '../knowledge/schema.ts';
 import { loadTree, saveTree } from '../knowledge/tree-io.ts';
 import { applyImport, readImportFile } from '../knowledge/user-import.ts';
+import { positiveInt } from './arguments.ts';
 import { commandGroup } from './groups.ts';
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return n;
 }
 
 function kindList(v: string): AttributeKind[] {

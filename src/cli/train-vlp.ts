@@ -9,13 +9,8 @@ import { readPromptFile } from '../data/prompt-sets.ts';
 import { vlpEvaluation } from '../train/vlp-evaluation.ts';
 import { trainVisionLanguage, vlpConfigSchema } from '../train/vlp.ts';
 import { readSettings } from './config-file.ts';
+import { positive } from './arguments.ts';
 import { commandGroup } from './groups.ts';
-
-const positive = (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0)) throw new Error(`expected a positive number, got "${v}"`);
-  return n;
-};
 
 interface VlpFlags {
   pairs: string;

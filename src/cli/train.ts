@@ -1,5 +1,5 @@
 // `kep train knowledge`, `kep eval knowledge` and `kep knowledge link`: the knowledge encoder (S1).
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { buildGalleries, evaluateWithBaseline } from '../eval/galleries.ts';
 import { formatReidTable } from '../eval/table.ts';
@@ -8,13 +8,8 @@ import { loadTree } from '../knowledge/tree-io.ts';
 import { KnowledgeEncoder, knowledgeConfigSchema, trainKnowledgeEncoder } from '../train/knowledge.ts';
 import { readSamples } from '../train/samples.ts';
 import { readSettings } from './config-file.ts';
+import { positive } from './arguments.ts';
 import { commandGroup } from './groups.ts';
-
-const positive = (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0)) throw new InvalidArgumentError('expected a positive number');
-  return n;
-};
 
 export function registerTrainCommands(program: Command): void {
   const train = commandGroup(program, 'train', 'training runs');

@@ -1,7 +1,7 @@
 // Commands that use a trained vision–language model: `kep eval zeroshot`, `kep eval retrieval`,
 // `kep embed images|texts`, `kep classify`, and `kep data synthetic` (a generated image–caption
 // set in the published formats, to try them on). docs/zero-shot.md and docs/datasets.md.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type LabelFrom, readLabelled } from '../data/labelled.ts';
@@ -27,6 +27,7 @@ import { UNTRAINED_WARNING, writeZeroShotReport, zeroShotSummary } from '../eval
 import { loadTree } from '../knowledge/tree-io.ts';
 import { createProgress } from '../util/progress.ts';
 import { commandGroup } from './groups.ts';
+import { kList, positiveInt, wholeNumber } from './arguments.ts';
 
 export type ModelLoader = (source: ModelSource) => Promise<VisionLanguageModel>;
 
@@ -43,22 +44,6 @@ const defaultDeps: VisionLanguageDeps = {
   loadModel: loadVisionLanguageModel,
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
-};
-
-const positiveInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-};
-const nonNegativeInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
-  return n;
-};
-const kList = (v: string): number[] => {
-  const ks = v.split(',').map((s) => Number(s.trim()));
-  if (ks.some((k) => !Number.isInteger(k) || k < 1)) throw new InvalidArgumentError('expected e.g. 1,10,50');
-  return ks;
 };
 
 interface ModelOptions {
@@ -136,7 +121,7 @@ export function registerVisionLanguageCommands(
     .option('--out <dir>', 'write a report: zeroshot.json, zeroshot.md, confusion.svg/png')
     .option('--json', 'print one JSON object {wF1, bacc, n_sets, …}', false)
     .option('--batch <n>', 'images per model call', positiveInt, 32)
-    .option('--workers <n>', 'image decoding threads (0: main thread)', nonNegativeInt)
+    .option('--workers <n>', 'image decoding threads (0: main thread)', wholeNumber)
     .option('--image-column <name>', 'image column of the labels file')
     .option('--label-column <name>', 'label column of the labels file')
     .addOption(
@@ -242,7 +227,7 @@ export function registerVisionLanguageCommands(
     .option('--k <list>', 'cut-offs', kList, [1, 10, 50])
     .option('--json', 'print one JSON object', false)
     .option('--batch <n>', 'images per model call', positiveInt, 32)
-    .option('--workers <n>', 'image decoding threads (0: main thread)', nonNegativeInt)
+    .option('--workers <n>', 'image decoding threads (0: main thread)', wholeNumber)
     .action(
       async (
         o: ModelOptions & {
@@ -307,7 +292,7 @@ export function registerVisionLanguageCommands(
     .option('--root <dir>', 'folder that relative paths are resolved against (default: the current folder)')
     .requiredOption('--out <file>', 'output .safetensors (embeddings [n, dim] + paths in the metadata)')
     .option('--batch <n>', 'images per model call', positiveInt, 32)
-    .option('--workers <n>', 'image decoding threads (0: main thread)', nonNegativeInt)
+    .option('--workers <n>', 'image decoding threads (0: main thread)', wholeNumber)
     .action(
       async (
         images: string[],
@@ -395,7 +380,7 @@ export function registerVisionLanguageCommands(
     .option('--max-synonyms <n>', "at most this many of the tree's names per class", positiveInt, 5)
     .option('--top <n>', 'classes to list per image', positiveInt, 3)
     .option('--json', 'one JSON object', false)
-    .option('--workers <n>', 'image decoding threads (0: main thread)', nonNegativeInt)
+    .option('--workers <n>', 'image decoding threads (0: main thread)', wholeNumber)
     .action(
       async (
         images: string[],
@@ -488,7 +473,7 @@ export function registerVisionLanguageCommands(
     )
     .requiredOption('--out <dir>', 'folder: images/, pairs.csv, labels.csv, prompts.json')
     .option('--count <n>', 'images', positiveInt, 200)
-    .option('--seed <n>', 'seed', nonNegativeInt, 0)
+    .option('--seed <n>', 'seed', wholeNumber, 0)
     .option('--size <n>', 'image side in pixels', positiveInt, 40)
     .addOption(
       new Option('--class-by <what>', 'what the label is')

@@ -1,5 +1,5 @@
 // `kep wsi run DIR_OR_CSV --out OUT`: the whole-slide batch (src/pipeline/wsi-run.ts). docs/wsi.md.
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { loadVisionLanguageModel } from '../embed/model.ts';
 import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
 import { UNTRAINED_WARNING } from '../eval/zeroshot-report.ts';
@@ -8,6 +8,7 @@ import { OVERVIEW_SIDE } from '../wsi/overview.ts';
 import { commandGroup } from './groups.ts';
 import { modelSource } from './vl.ts';
 import { addPatchOptions, addSegmentOptions, patchOptionsFrom, segmentOptionsFrom } from './wsi.ts';
+import { kList, positiveInt, wholeNumber } from './arguments.ts';
 
 export interface WsiRunDeps {
   loadModel: (source: ModelSource) => Promise<VisionLanguageModel>;
@@ -19,23 +20,6 @@ const defaults: WsiRunDeps = {
   loadModel: loadVisionLanguageModel,
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
-};
-
-const positiveInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-};
-const nonNegativeInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
-  return n;
-};
-const kList = (v: string): number[] => {
-  const ks = v.split(',').map((s) => Number(s.trim()));
-  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1))
-    throw new InvalidArgumentError('expected e.g. 1,5,10,50');
-  return ks;
 };
 
 type RunOptions = Parameters<typeof segmentOptionsFrom>[0] &
@@ -94,7 +78,7 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
     .option(
       '--workers <n>',
       'patch reader threads (0: main thread; default cores − 1, at most 4)',
-      nonNegativeInt,
+      wholeNumber,
     )
     .option('--overview-size <px>', 'longer side of overview.png', positiveInt, OVERVIEW_SIDE)
     .option('--heatmap-size <px>', 'longer side of the heatmaps (one PNG per class)', positiveInt, 1024)

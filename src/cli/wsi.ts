@@ -1,6 +1,6 @@
 // `kep wsi info|segment|patch`: read a whole-slide image, segment its tissue (CLAM-style), lay the
 // patch grid. The batch command (`kep wsi run`) is in wsi-run.ts. docs/wsi.md.
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { createProgress } from '../util/progress.ts';
@@ -10,6 +10,7 @@ import { SEGMENT_DEFAULTS, type SegmentOptions, segmentationSummary, segmentTiss
 import { openSlide, type Slide } from '../wsi/slide.ts';
 import { writeTissueGeoJson } from '../wsi/tissue-geojson.ts';
 import { commandGroup } from './groups.ts';
+import { numberArg, positive, positiveInt, wholeNumber } from './arguments.ts';
 
 export interface WsiCliDeps {
   out: (text: string) => void;
@@ -23,22 +24,12 @@ const defaults: WsiCliDeps = {
   err: (t) => process.stderr.write(t),
 };
 
-const number =
-  (check: (n: number) => boolean, what: string) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !check(n)) throw new InvalidArgumentError(`expected ${what}`);
-    return n;
-  };
-const positive = number((n) => n > 0, 'a positive number');
-const positiveInt = number((n) => Number.isInteger(n) && n > 0, 'a positive integer');
-const wholeNumber = number((n) => Number.isInteger(n) && n >= 0, 'a whole number');
-const oddInt = number((n) => Number.isInteger(n) && n > 0 && n % 2 === 1, 'an odd positive integer');
-const byte = number((n) => Number.isInteger(n) && n >= 0 && n <= 255, 'an integer 0–255');
-const fraction = number((n) => n >= 0 && n <= 1, 'a number in [0, 1]');
+const oddInt = numberArg((n) => Number.isInteger(n) && n > 0 && n % 2 === 1, 'an odd positive integer');
+const byte = numberArg((n) => Number.isInteger(n) && n >= 0 && n <= 255, 'an integer 0–255');
+const fraction = numberArg((n) => n >= 0 && n <= 1, 'a number in [0, 1]');
 // Commander turns a parser's null into '': 'none' stays a string until segmentOptionsFrom.
 const capOrNone = (v: string): string => {
-  if (v !== 'none') number((n) => n > 0 && n <= 1, "a number in (0, 1] or 'none'")(v);
+  if (v !== 'none') numberArg((n) => n > 0 && n <= 1, "a number in (0, 1] or 'none'")(v);
   return v;
 };
 
@@ -89,7 +80,7 @@ export function addSegmentOptions(cmd: Command): Command {
 }
 
 function positiveOrZero(): (v: string) => number {
-  return number((n) => n >= 0, 'a number ≥ 0');
+  return numberArg((n) => n >= 0, 'a number ≥ 0');
 }
 
 export function segmentOptionsFrom(o: SegmentFlags): SegmentOptions {
