@@ -123,6 +123,16 @@ async function engineCheck(
   return { losses, accBefore, accAfter, exportMatches, seconds };
 }
 
+type ReidReport = Awaited<ReturnType<typeof evaluateWithBaseline>>;
+
+function galleriesAboveBm25(r: ReidReport): number {
+  return Object.keys(r.galleries).filter((k) => r.galleries[k]!.rank1 > r.baseline[k]!.rank1).length;
+}
+
+function beatsBm25(r: ReidReport): boolean {
+  return galleriesAboveBm25(r) === Object.keys(r.galleries).length;
+}
+
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
@@ -191,7 +201,7 @@ export function registerDemoCommand(program: Command): void {
 pathology yet. The knowledge tree was built from the open sources below. The engine check trained a
 tiny ViT <i>from random initialisation</i> on synthetic images (class = the brighter colour channel),
 only to show that training, checkpoints and ONNX export work end to end on this machine. The knowledge
-encoder was trained <i>from random initialisation</i> for about a minute, far too little to be useful.
+encoder was trained <i>from random initialisation</i> for about a minute, a fraction of a real run.
 Real weights load from their own files: <code>npx kep export onnx --model kep-16 --weights CHECKPOINT</code>
 (ViT-B/16, CLIP ViT-B/32, BiomedCLIP, CTransPath, BiomedBERT folders, KEP checkpoints; see docs/models.md
 and docs/weights.md). Vision–language pretraining ran on generated images only (no image–caption
@@ -237,7 +247,8 @@ ${lineChart([{ label: 'training loss', points: check.losses, color: '#1f77b4' }]
 <p>A ${s1Config.layers}-layer BERT (hidden ${s1Config.hidden}) with a WordPiece vocabulary built from the training texts,
 trained <b>from random initialisation</b> for ${s1.summary.lastStep} AdaSP steps (P×K = ${s1Config.p}×${s1Config.k}, ${s1.summary.seconds.toFixed(0)} s).
 Evaluated on the 20 % of attributes held out from training: disease names as queries, each attribute kind as a gallery,
-beside the BM25 baseline on the same split. <b>A minute of training is far too little to beat BM25</b>; train with
+beside the BM25 baseline on the same split. After this minute the encoder ${beatsBm25(s1Report) ? '<b>already beats BM25 on Rank-1 in every gallery</b>' : `beats BM25 on Rank-1 in ${galleriesAboveBm25(s1Report)} of ${Object.keys(s1Report.galleries).length} galleries`};
+the 30-minute run of docs/knowledge-encoder.md reaches synonym R1 85.0 % against BM25's 55.7 %. Train with
 <code>npx kep train knowledge --samples ${samplesPath} --out runs/s1 --minutes 30</code>, or start from a pretrained
 BERT folder (see docs/knowledge-encoder.md). Run folder: <code>${encoderDir}</code>.</p>
 ${table(['gallery', 'queries', 'encoder R1 %', 'encoder mAP %', 'BM25 R1 %', 'BM25 mAP %'], s1Rows)}
