@@ -12,6 +12,20 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kep-cli-s1-'));
 const samples = join(dir, 'samples.jsonl');
 const tiny = join(dir, 'tiny.json');
+const TINY = {
+  layers: 1,
+  hidden: 32,
+  heads: 2,
+  intermediate: 64,
+  embedDim: 16,
+  vocabSize: 300,
+  p: 8,
+  k: 3,
+  evalEvery: 4,
+  checkpointEvery: 2,
+  warmup: 1,
+  threads: 1,
+};
 
 const kep = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
   spawnSync(process.execPath, [join(ROOT, 'bin/kep.js'), ...args], { encoding: 'utf8' });
@@ -47,23 +61,7 @@ before(() => {
   // A disease with a single text: kept, its group repeats the text.
   rows.push(JSON.stringify({ text: 'lonely tumour', label: 'X:lonely', kind: 'name' }));
   writeFileSync(samples, `${rows.join('\n')}\n`);
-  writeFileSync(
-    tiny,
-    JSON.stringify({
-      layers: 1,
-      hidden: 32,
-      heads: 2,
-      intermediate: 64,
-      embedDim: 16,
-      vocabSize: 300,
-      p: 8,
-      k: 3,
-      evalEvery: 4,
-      checkpointEvery: 2,
-      warmup: 1,
-      threads: 1,
-    }),
-  );
+  writeFileSync(tiny, JSON.stringify(TINY));
 });
 
 test('an empty or malformed samples file is named with its line', () => {
@@ -83,23 +81,8 @@ test('long texts and single-text diseases train; a diverging run stops at the st
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /trained steps 0→4/);
   const cfg = join(dir, 'merged.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify({
-      layers: 1,
-      hidden: 32,
-      heads: 2,
-      intermediate: 64,
-      embedDim: 16,
-      vocabSize: 300,
-      p: 8,
-      k: 3,
-      threads: 1,
-      lr: 1e30,
-      warmup: 0,
-      steps: 20,
-    }),
-  );
+  // The tiny encoder with a learning rate no run survives.
+  writeFileSync(cfg, JSON.stringify({ ...TINY, lr: 1e30, warmup: 0, steps: 20 }));
   r = kep('train', 'knowledge', '--samples', samples, '--out', join(dir, 'nan'), '--config', cfg);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /loss is (NaN|-?Infinity) at step \d+; stopping \(parameters not updated\)/);
