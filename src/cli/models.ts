@@ -8,10 +8,16 @@ import { parameterValues } from '../weights/model-weights.ts';
 import { type ModelEntry, getModel, registry, towers } from '../models/registry.ts';
 import { formatLoadReport } from '../weights/keymaps.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { logitScale } from '../models/kep.ts';
 
-function towerGraphs(entry: ModelEntry): { tower: 'image' | 'text'; graph: Graph }[] {
+interface TowerGraph {
+  tower: 'image' | 'text';
+  graph: Graph;
+}
+
+function towerGraphs(entry: ModelEntry): TowerGraph[] {
   const t = towers(entry);
-  const out: { tower: 'image' | 'text'; graph: Graph }[] = [];
+  const out: TowerGraph[] = [];
   if (t.image) {
     const size = entry.kind === 'bert' ? 0 : entry.preprocess.size;
     const g = new Graph(`${entry.name}-image`);
@@ -31,6 +37,35 @@ function towerGraphs(entry: ModelEntry): { tower: 'image' | 'text'; graph: Graph
     out.push({ tower: 'text', graph: g });
   }
   return out;
+}
+
+/**
+ * A model's tower graphs and their parameter values: from a checkpoint through the entry's key map
+ * (or `keyMap`), checked against the whole model at once, or seeded random ones without weights.
+ */
+export async function loadTowerWeights(
+  entry: ModelEntry,
+  o: { weights?: string; keyMap?: string; strict: boolean; log?: (line: string) => void },
+): Promise<{ graphs: TowerGraph[]; values: Map<string, Float32Array> }> {
+  const graphs = towerGraphs(entry);
+  // One pass over the checkpoint for all towers: a KEP file holds both, and each tower's tensors
+  // would be "unexpected" to the other.
+  const { values, report, untrained } = await parameterValues(allTowerParams(entry, graphs), {
+    ...(o.weights ? { weights: o.weights, keyMap: o.keyMap ?? entry.keyMap } : {}),
+    strict: o.strict,
+  });
+  if (report) o.log?.(formatLoadReport(report));
+  if (untrained) o.log?.('no --weights given: random (untrained) weights');
+  return { graphs, values };
+}
+
+/** A graph holding every parameter of the towers (and KEP's logit scale, which no tower uses but
+ * every KEP checkpoint has), so that a checkpoint is checked against the whole model at once. */
+function allTowerParams(entry: ModelEntry, graphs: { graph: Graph }[]): Graph {
+  const g = new Graph(`${entry.name}-all`);
+  for (const { graph } of graphs) for (const p of graph.params.values()) g.params.set(p.name, p);
+  if (entry.kind === 'kep') g.output('logit_scale', logitScale(g, entry.config));
+  return g;
 }
 
 function paramCount(g: Graph): number {
@@ -58,12 +93,17 @@ export function registerModelCommands(program: Command): void {
           ...(entry.kind === 'bert' || entry.kind === 'kep' ? { maxLength: entry.maxLength } : {}),
           keyMap: entry.keyMap,
           description: entry.description,
+          ...(entry.kind === 'kep' && entry.published ? { published: entry.published } : {}),
         };
         if (o.json) process.stdout.write(`${JSON.stringify(info)}\n`);
-        else
+        else {
           process.stdout.write(
             `${entry.name.padEnd(20)} ${entry.kind.padEnd(5)} ${(params / 1e6).toFixed(1).padStart(6)} M  ${info.towers.join('+').padEnd(10)} ${entry.description}\n`,
           );
+          if (info.published)
+            for (const [k, v] of Object.entries(info.published))
+              process.stdout.write(`${''.padEnd(22)}${`${k}:`.padEnd(15)}${v}\n`);
+        }
       }
     });
 
@@ -86,13 +126,13 @@ export function registerModelCommands(program: Command): void {
     .action(
       async (o: { model: string; weights?: string; keyMap?: string; nonStrict: boolean; out: string }) => {
         const entry = getModel(o.model);
-        for (const { tower, graph } of towerGraphs(entry)) {
-          const { values, report, untrained } = await parameterValues(graph, {
-            ...(o.weights ? { weights: o.weights, keyMap: o.keyMap ?? entry.keyMap } : {}),
-            strict: !o.nonStrict,
-          });
-          if (report) process.stderr.write(`${tower}: ${formatLoadReport(report)}\n`);
-          if (untrained) process.stderr.write(`${tower}: no --weights given: random (untrained) weights\n`);
+        const { graphs, values } = await loadTowerWeights(entry, {
+          ...(o.weights ? { weights: o.weights } : {}),
+          ...(o.keyMap ? { keyMap: o.keyMap } : {}),
+          strict: !o.nonStrict,
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        for (const { tower, graph } of graphs) {
           const path = join(resolve(o.out), `${entry.name}-${tower}.onnx`);
           writeFileAtomic(
             path,

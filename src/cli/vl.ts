@@ -25,6 +25,7 @@ import { crossModalRetrieval } from '../eval/retrieval.ts';
 import { zeroShotClassify } from '../eval/zeroshot.ts';
 import { UNTRAINED_WARNING, writeZeroShotReport, zeroShotSummary } from '../eval/zeroshot-report.ts';
 import { loadTree } from '../knowledge/tree-io.ts';
+import { IMAGE_NORMS, type ImageNorm } from '../models/registry.ts';
 import { createProgress } from '../util/progress.ts';
 import { commandGroup } from './groups.ts';
 import { kList, positiveInt, wholeNumber } from './arguments.ts';
@@ -51,6 +52,7 @@ interface ModelOptions {
   weights?: string;
   vocab?: string;
   keyMap?: string;
+  imageNorm?: ImageNorm;
   threads?: number;
 }
 
@@ -66,7 +68,16 @@ function withModelOptions(c: Command): Command {
     )
     .option('--vocab <file>', "vocab.txt (or tokenizer folder) of a registry model's text tower")
     .option('--key-map <name>', "key map of the checkpoint (default: the registry entry's)")
+    .addOption(imageNormOption())
     .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt);
+}
+
+/** `--image-norm`: KEP-CTP's authors trained with CLIP's mean/std and evaluated with ImageNet's. */
+export function imageNormOption(): Option {
+  return new Option(
+    '--image-norm <name>',
+    "image normalisation instead of the model's own (KEP-CTP: imagenet by default, clip as its training used)",
+  ).choices(Object.keys(IMAGE_NORMS));
 }
 
 /** A folder that exists is a model folder; anything else is a registry name. */
@@ -77,6 +88,7 @@ export function modelSource(o: ModelOptions): ModelSource {
     ...(o.weights ? { weights: o.weights } : {}),
     ...(o.vocab ? { vocab: o.vocab } : {}),
     ...(o.keyMap ? { keyMap: o.keyMap } : {}),
+    ...(o.imageNorm ? { imageNorm: o.imageNorm } : {}),
     ...(o.threads ? { threads: o.threads } : {}),
   };
 }

@@ -6,7 +6,8 @@ import { UNTRAINED_WARNING } from '../eval/zeroshot-report.ts';
 import { runWsiBatch } from '../pipeline/wsi-run.ts';
 import { OVERVIEW_SIDE } from '../wsi/overview.ts';
 import { commandGroup } from './groups.ts';
-import { modelSource } from './vl.ts';
+import { imageNormOption, modelSource } from './vl.ts';
+import type { ImageNorm } from '../models/registry.ts';
 import { addPatchOptions, addSegmentOptions, patchOptionsFrom, segmentOptionsFrom } from './wsi.ts';
 import { kList, positiveInt, wholeNumber } from './arguments.ts';
 
@@ -30,6 +31,7 @@ type RunOptions = Parameters<typeof segmentOptionsFrom>[0] &
     weights?: string;
     vocab?: string;
     keyMap?: string;
+    imageNorm?: ImageNorm;
     threads?: number;
     prompts?: string;
     labels?: string;
@@ -68,6 +70,7 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
     .option('--weights <file>', 'checkpoint for a registry model (without one the model is UNTRAINED)')
     .option('--vocab <file>', "vocab.txt (or tokenizer folder) of a registry model's text tower")
     .option('--key-map <name>', "key map of the checkpoint (default: the registry entry's)")
+    .addOption(imageNormOption())
     .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt)
     .option('--prompts <file>', 'prompt sets: score each slide and draw per-class heatmaps')
     .option('--labels <file>', 'slide,label table (or a label column in the slide list): balanced accuracy')
@@ -94,6 +97,7 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
       ...(o.weights ? { weights: o.weights } : {}),
       ...(o.vocab ? { vocab: o.vocab } : {}),
       ...(o.keyMap ? { keyMap: o.keyMap } : {}),
+      ...(o.imageNorm ? { imageNorm: o.imageNorm } : {}),
       ...(o.threads ? { threads: o.threads } : {}),
     });
     const { summary, subtyping } = await runWsiBatch({

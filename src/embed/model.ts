@@ -9,7 +9,7 @@ import { toFloat32 } from '../engine/safetensors.ts';
 import { type CompiledGraph, compile, ort } from '../engine/runtime.ts';
 import type { PreprocessConfig } from '../data/preprocess.ts';
 import { type KepConfig, encodeImage, encodeText, logitScale } from '../models/kep.ts';
-import { type ModelEntry, getModel, towers } from '../models/registry.ts';
+import { IMAGE_NORMS, type ImageNorm, type ModelEntry, getModel, towers } from '../models/registry.ts';
 import { characterVocabulary } from '../text/vocab-builder.ts';
 import { BertTokenizer } from '../text/wordpiece.ts';
 import { applyKeyMap, formatLoadReport } from '../weights/keymaps.ts';
@@ -77,6 +77,13 @@ export function entryPreprocess(
     mean: [...entry.preprocess.mean],
     std: [...entry.preprocess.std],
   };
+}
+
+/** The transform with another normalisation, when the user chose one. */
+function withNorm(pre: PreprocessConfig, norm: ImageNorm | undefined): PreprocessConfig {
+  if (!norm) return pre;
+  const { mean, std } = IMAGE_NORMS[norm];
+  return { ...pre, mean: [...mean], std: [...std] };
 }
 
 function entryTowers(entry: ModelEntry, kepOverride?: KepConfig): Towers {
@@ -165,7 +172,7 @@ class LoadedModel implements VisionLanguageModel {
   }
 }
 
-async function fromFolder(dir: string, threads?: number): Promise<VisionLanguageModel> {
+async function fromFolder(dir: string, threads?: number, norm?: ImageNorm): Promise<VisionLanguageModel> {
   const file = readModelFile(dir);
   const entry = getModel(file.model);
   if (entry.kind !== 'kep') throw new Error(`${dir}: model "${file.model}" is not a KEP model`);
@@ -200,7 +207,7 @@ async function fromFolder(dir: string, threads?: number): Promise<VisionLanguage
   return new LoadedModel(
     file.model,
     file.embedDim,
-    file.preprocess,
+    withNorm(file.preprocess, norm),
     Math.exp(values.get('logit_scale')![0]!),
     file.untrainedTowers.length > 0,
     `${dir}${file.origin ? ` (${file.origin})` : ''}`,
@@ -228,13 +235,17 @@ function tokenizerFor(source: ModelSource, untrained: boolean, name: string): Be
 }
 
 export async function loadVisionLanguageModel(source: ModelSource): Promise<VisionLanguageModel> {
-  if (source.dir) return fromFolder(resolve(source.dir), source.threads);
+  if (source.dir) return fromFolder(resolve(source.dir), source.threads, source.imageNorm);
   if (!source.name) throw new Error('a model needs a folder (--model DIR) or a registry name');
-  const entry = getModel(source.name);
+  return loadEntryModel(getModel(source.name), source);
+}
+
+/** A registry entry (or one built the same way, as tests do) with the source's weights. */
+export async function loadEntryModel(entry: ModelEntry, source: ModelSource): Promise<VisionLanguageModel> {
   if (entry.kind === 'bert')
     throw new Error(`${entry.name} has no image tower; a vision–language model needs one`);
   const t = entryTowers(entry);
-  const pre = entryPreprocess(entry);
+  const pre = withNorm(entryPreprocess(entry), source.imageNorm);
   const { values, report, untrained } = await parameterValues(allParams(t, pre.size), {
     ...(source.weights ? { weights: source.weights, keyMap: source.keyMap ?? entry.keyMap } : {}),
   });

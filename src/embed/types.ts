@@ -2,6 +2,7 @@
 // retrieval, `kep embed`, whole-slide scoring): images and texts in, L2-normalised joint
 // embeddings out. Consumers depend on this interface, not on how the weights were found.
 import type { PreprocessConfig } from '../data/preprocess.ts';
+import type { ImageNorm } from '../models/registry.ts';
 
 export interface VisionLanguageModel {
   /** Registry name of the architecture (e.g. 'kep-16', 'kep-tiny'). */
@@ -35,5 +36,7 @@ export interface ModelSource {
   keyMap?: string;
   /** WordPiece vocabulary (vocab.txt) for a registry model; folders carry their own. */
   vocab?: string;
+  /** Normalisation instead of the model's own (mean/std of OpenAI CLIP or ImageNet). */
+  imageNorm?: ImageNorm;
   threads?: number;
 }

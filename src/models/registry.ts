@@ -20,6 +20,11 @@ export const OPENAI_CLIP_NORM = {
 } as const;
 export const IMAGENET_NORM = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } as const;
 
+/** Normalisations a user may choose instead of a model's own (`--image-norm`): KEP-CTP was trained
+ * with CLIP's values but evaluated by its authors with ImageNet's. */
+export const IMAGE_NORMS = { clip: OPENAI_CLIP_NORM, imagenet: IMAGENET_NORM } as const;
+export type ImageNorm = keyof typeof IMAGE_NORMS;
+
 export type ModelEntry =
   | {
       name: string;
@@ -46,7 +51,21 @@ export type ModelEntry =
       maxLength: number;
       keyMap: string;
       description: string;
+      /** What the authors released for this variant and what loading it needs (docs/weights.md). */
+      published?: PublishedWeights;
     };
+
+/** The KEP authors' released files for a variant, as `kep models list` reports them. */
+export interface PublishedWeights {
+  files: string;
+  layout: string;
+  vocabulary: string;
+  preprocessing: string;
+}
+
+const KEP_FILES =
+  "training saves epoch_N.pt ({epoch, name, state_dict, optimizer}; knowledge tower included, ignored for inference) and the inference folder's pytorch_model.bin";
+const KEP_VOCAB = "PubMedBERT's vocab.txt (uncased: lower-cased), 256 tokens: pass --vocab";
 
 const clipPre: ImagePreprocessing = {
   size: 224,
@@ -155,6 +174,13 @@ const entries: ModelEntry[] = [
     maxLength: 256,
     keyMap: 'kep-clip',
     description: 'KEP-32: CLIP ViT-B/32 image tower + BERT-base text tower',
+    published: {
+      files: KEP_FILES,
+      layout:
+        'visual.* open_clip CLIP ViT-B/32, visual_head.{0,2}, text.bert_model.*, text.mlp_embed.{0,2}, logit_scale',
+      vocabulary: KEP_VOCAB,
+      preprocessing: 'bicubic resize 224 + centre crop, OpenAI CLIP mean/std',
+    },
   },
   {
     name: 'kep-16',
@@ -164,6 +190,13 @@ const entries: ModelEntry[] = [
     maxLength: 256,
     keyMap: 'kep-vit',
     description: "KEP-16: BiomedCLIP's ViT-B/16 image tower + BERT-base text tower",
+    published: {
+      files: KEP_FILES,
+      layout:
+        "visual.trunk.* timm ViT-B/16 + visual.head.proj (BiomedCLIP's), visual_head.{0,2}, text.bert_model.*, text.mlp_embed.{0,2}, logit_scale",
+      vocabulary: KEP_VOCAB,
+      preprocessing: 'bicubic resize 224 + centre crop, OpenAI CLIP mean/std',
+    },
   },
   {
     name: 'kep-ctp',
@@ -173,6 +206,14 @@ const entries: ModelEntry[] = [
     maxLength: 256,
     keyMap: 'kep-ctranspath',
     description: 'KEP-CTP: CTransPath image tower + BERT-base text tower',
+    published: {
+      files: KEP_FILES,
+      layout:
+        'visual.* CTransPath (timm Swin-T, conv stem, no head), visual_head.{0,2} (768→512), text.bert_model.*, text.mlp_embed.{0,2}, logit_scale',
+      vocabulary: KEP_VOCAB,
+      preprocessing:
+        "bicubic resize 224 + centre crop, ImageNet mean/std as the authors' evaluation and inference code (their training code applied CLIP's: --image-norm clip)",
+    },
   },
   {
     name: 'kep-tiny',

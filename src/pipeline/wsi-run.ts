@@ -149,6 +149,8 @@ function modelIdentity(source: ModelSource): Record<string, unknown> {
     weightsStamp: source.weights ? fileStamp(source.weights) : null,
     keyMap: source.keyMap ?? null,
     vocab: source.vocab ? resolve(source.vocab) : null,
+    // Only when chosen, so that the keys of runs without it stay what they were.
+    ...(source.imageNorm ? { imageNorm: source.imageNorm } : {}),
   };
 }
 

@@ -250,15 +250,17 @@ describe('key maps', () => {
     assert.equal(report.ignored.length, 2);
   });
 
-  it('KEP checkpoints: module., visual., visual_head., text.bert., text.mlp_embed., logit_scale', () => {
+  it('KEP checkpoints: module., visual., visual_head., text.bert_model., text.mlp_embed., knowledge.*, logit_scale', () => {
     const src = sd([
       ...clipVisual('module.visual.'),
       ['module.visual_head.0.weight', [8, 3]],
       ['module.visual_head.0.bias', [8]],
       ['module.visual_head.2.weight', [8, 8]],
       ['module.visual_head.2.bias', [8]],
-      ...BERT.map(([k, s]): [string, number[]] => [`module.text.bert.${k}`, s]),
-      ['module.text.bert.embeddings.position_ids', [1, 6]],
+      ...BERT.map(([k, s]): [string, number[]] => [`module.text.bert_model.${k}`, s]),
+      ['module.text.bert_model.embeddings.position_ids', [1, 6]],
+      ...BERT.map(([k, s]): [string, number[]] => [`module.knowledge.bert_model.${k}`, s]),
+      ['module.knowledge.mlp_embed.0.weight', [8, D]],
       ['module.text.mlp_embed.0.weight', [8, D]],
       ['module.text.mlp_embed.0.bias', [8]],
       ['module.text.mlp_embed.2.weight', [8, 8]],
@@ -280,9 +282,30 @@ describe('key maps', () => {
     ]);
     const { tensors, report } = applyKeyMap(src, kepMap(OPENAI_CLIP_VISUAL), expected, { strict: true });
     assert.equal(report.loaded, expected.size);
-    assert.deepEqual(report.ignored, ['module.text.bert.embeddings.position_ids']);
+    // An inference model has no knowledge tower: S2's frozen copy is reported, not refused.
+    assert.equal(report.ignored.length, 1 + BERT.length + 1);
+    assert.ok(report.ignored.includes('module.text.bert_model.embeddings.position_ids'));
+    assert.ok(report.ignored.includes('module.knowledge.mlp_embed.0.weight (not in this model)'));
     assert.deepEqual(tensors.get('image.cls_token')!.shape, [1, 1, D]);
     assert.deepEqual(vals(tensors.get('text_head.2.bias')), vals(src.get('module.text.mlp_embed.2.bias')));
+
+    // A model with the knowledge tower (S2 resuming from a released save) loads it by name.
+    const withKnowledge = new Map([
+      ...expected,
+      ...BERT.map(([k, s]): [string, number[]] => [`knowledge.${k}`, s]),
+      ['knowledge_head.0.weight', [8, D]],
+    ]);
+    const s2 = applyKeyMap(src, kepMap(OPENAI_CLIP_VISUAL), withKnowledge, { strict: true });
+    assert.equal(s2.report.loaded, withKnowledge.size);
+  });
+
+  it('KEP checkpoints: the text tower is text.bert_model., not text.bert.', () => {
+    const src = sd(BERT.map(([k, s]): [string, number[]] => [`text.bert.${k}`, s]));
+    const expected = shapes(BERT.map(([k, s]): [string, number[]] => [`text.${k}`, s]));
+    assert.throws(
+      () => applyKeyMap(src, kepMap(OPENAI_CLIP_VISUAL), expected, { strict: true }),
+      /unexpected [1-9]/,
+    );
   });
 });
 

@@ -45,6 +45,12 @@ export interface KeyMap {
   concat?: ConcatRule[];
   /** Patterns of source names (after prefix handling) dropped and reported as ignored. */
   ignore?: string[];
+  /**
+   * Patterns of kep names that only some models have (KEP's frozen knowledge tower exists in S2's
+   * training model, not in inference models): when the model does not expect such a name, the tensor
+   * is reported as ignored rather than unexpected, so one map loads training and inference saves.
+   */
+  optional?: string[];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -178,18 +184,26 @@ export const KEP_PREFIXES = {
   imageHead: 'image_head.',
   text: 'text.',
   textHead: 'text_head.',
+  /** S2's frozen copy of the S1 text tower (src/models/kep.ts encodeText(…, 'knowledge')). */
+  knowledge: 'knowledge.',
+  knowledgeHead: 'knowledge_head.',
 };
 
 /**
- * The KEP authors' checkpoints: `visual.` image backbone (CLIP-layout ViT, timm ViT or CTransPath),
- * `visual_head.{0,2}` image head (Linear→GELU→Linear), `text.bert.` the BERT text encoder,
- * `text.mlp_embed.{0,2}` the text head, `logit_scale`; all possibly under `module.`.
- * Assumed from the paper's code layout; the backbone table is a parameter so another layout is one
- * argument away.
+ * The KEP authors' checkpoints (MAGIC-AI4Med/KEP; their code loads strictly, so its classes fix the
+ * names): `visual.` image backbone (open_clip's CLIP ViT for KEP-32, BiomedCLIP's `trunk.`/`head.proj`
+ * for KEP-16, CTransPath for KEP-CTP), `visual_head.{0,2}` image head (Linear→GELU→Linear),
+ * `text.bert_model.` the Hugging Face BertModel of PATH_BERT, `text.mlp_embed.{0,2}` its head,
+ * `logit_scale`; training saves also hold S2's frozen knowledge tower as `knowledge.bert_model.` /
+ * `knowledge.mlp_embed.` (loaded into a model that has one, ignored by inference models), and files
+ * written with transformers < 4.31 carry `…embeddings.position_ids` buffers. All possibly under DDP's
+ * `module.`. No released file names the text tower `text.bert.` (an earlier guess of ours), so that
+ * spelling is not accepted. The backbone table is a parameter so another layout is one argument away.
  */
 export function kepMap(backbone: KeyMap = OPENAI_CLIP_VISUAL): KeyMap {
   const image = nest(backbone, 'visual.', KEP_PREFIXES.image);
-  const text = nest(HF_BERT, 'text.bert.', KEP_PREFIXES.text);
+  const text = nest(HF_BERT, 'text.bert_model.', KEP_PREFIXES.text);
+  const knowledge = nest(HF_BERT, 'knowledge.bert_model.', KEP_PREFIXES.knowledge);
   return {
     name: `kep(${backbone.name})`,
     strip: ['module.'],
@@ -197,12 +211,15 @@ export function kepMap(backbone: KeyMap = OPENAI_CLIP_VISUAL): KeyMap {
     rules: [
       { from: 'visual_head.{name*}', to: `${KEP_PREFIXES.imageHead}{name*}` },
       { from: 'text.mlp_embed.{name*}', to: `${KEP_PREFIXES.textHead}{name*}` },
+      { from: 'knowledge.mlp_embed.{name*}', to: `${KEP_PREFIXES.knowledgeHead}{name*}` },
       { from: 'logit_scale', to: 'logit_scale' },
       ...text.rules,
+      ...knowledge.rules,
       ...image.rules,
     ],
-    concat: [...image.concat, ...text.concat],
-    ignore: [...image.ignore, ...text.ignore],
+    concat: [...image.concat, ...text.concat, ...knowledge.concat],
+    ignore: [...image.ignore, ...text.ignore, ...knowledge.ignore, '{x*}.position_ids'],
+    optional: [`${KEP_PREFIXES.knowledge}{x*}`, `${KEP_PREFIXES.knowledgeHead}{x*}`],
   };
 }
 
@@ -530,7 +547,10 @@ export function applyKeyMap(
   } else {
     for (const [name, t] of out) {
       const want = expected.get(name);
-      if (!want) {
+      if (!want && (map.optional ?? []).some((p) => match(p, name))) {
+        report.ignored.push(`${origin.get(name)} (not in this model)`);
+        out.delete(name);
+      } else if (!want) {
         report.unexpected.push(`${origin.get(name)} → ${name}`);
         out.delete(name);
       } else if (want.length !== t.shape.length || want.some((d, i) => d !== t.shape[i])) {
