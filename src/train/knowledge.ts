@@ -160,6 +160,18 @@ export async function trainKnowledgeEncoder(
   cfg: KnowledgeConfig,
   opts: { minutes?: number; samplesFile?: string } = {},
 ): Promise<KnowledgeRun> {
+  // The split first: a file that cannot be split is refused before anything is written.
+  const split = splitSamples(samples, {
+    split: cfg.split,
+    holdoutSource: cfg.holdoutSource,
+    fraction: cfg.heldOut,
+    seed: cfg.seed,
+    file: opts.samplesFile ?? 'samples',
+  });
+  process.stderr.write(`split ${split.description}\n`);
+  const evalSets = buildGalleries(split.heldOut, { seed: cfg.seed });
+  const carved = carveCalibration(split.train, cfg);
+  const trainSamples = carved.train;
   mkdirSync(outDir, { recursive: true });
   let initial: Map<string, Float32Array> | undefined;
   if (cfg.init) {
@@ -187,17 +199,6 @@ export async function trainKnowledgeEncoder(
     const vocabPath = join(outDir, 'vocab.txt');
     if (!existsSync(vocabPath)) writeVocab(vocabPath, [...pre.tokenizer.vocab.keys()]);
   }
-  const split = splitSamples(samples, {
-    split: cfg.split,
-    holdoutSource: cfg.holdoutSource,
-    fraction: cfg.heldOut,
-    seed: cfg.seed,
-    file: opts.samplesFile ?? 'samples',
-  });
-  process.stderr.write(`split ${split.description}\n`);
-  const evalSets = buildGalleries(split.heldOut, { seed: cfg.seed });
-  const carved = carveCalibration(split.train, cfg);
-  const trainSamples = carved.train;
   const vocabPath = join(outDir, 'vocab.txt');
   // Built once per output folder, so a resumed run keeps the token ids its checkpoint was trained with.
   if (!existsSync(vocabPath))
