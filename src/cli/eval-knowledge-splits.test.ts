@@ -168,6 +168,35 @@ test('eval --json keeps galleries and baseline, adds hybrid; all lines or one sp
   assert.match(r.stdout, /hybrid weight [\d.]+ \(fitted at training\)/);
 });
 
+test('link and tree-prompt look-ups rank with the encoder, BM25 or their hybrid', () => {
+  const tree = join(dir, 'tree.json');
+  let r = kep('knowledge', 'build', '--sources', join(ROOT, 'src/knowledge/fixtures/sources'), '--out', tree);
+  assert.equal(r.status, 0, r.stderr);
+  type Hit = { label: string; name: string; score: number; via: string };
+  r = kep('knowledge', 'link', 'melanoma of skin', '--tree', tree, '--ranker', 'lexical', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const lexical = JSON.parse(r.stdout) as Hit[];
+  assert.match(lexical[0]!.via, /melanoma/i);
+  r = kep('knowledge', 'link', 'melanoma of skin', '--tree', tree, '--encoder', out, '--top', '3', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const hybrid = JSON.parse(r.stdout) as Hit[];
+  assert.equal(hybrid.length, 3);
+  assert.ok(hybrid.every((h) => h.score >= 0 && h.score <= 1)); // fused scores lie in [0, 1]
+  r = kep('knowledge', 'link', 'melanoma', '--tree', tree);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--encoder DIR is needed/);
+  const suggestions = (...extra: string[]) => {
+    const q = kep('knowledge', 'prompts', tree, 'xyzzy', '--json', ...extra);
+    assert.equal(q.status, 0, q.stderr);
+    const [p] = JSON.parse(q.stdout) as { match: string; suggestions: { id: string }[] }[];
+    assert.equal(p!.match, 'none');
+    return p!.suggestions.length;
+  };
+  // Word search has nothing for "xyzzy"; the encoder always ranks the tree's names.
+  assert.equal(suggestions(), 0);
+  assert.equal(suggestions('--encoder', out), 3);
+});
+
 test('a split that needs provenance names the file and the flag; without hybrid.json the default weight applies', () => {
   let r = kep('eval', 'knowledge', '--encoder', out, '--samples', bare, '--split', 'cross-source');
   assert.notEqual(r.status, 0);
