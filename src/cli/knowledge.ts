@@ -2,16 +2,20 @@
 // as training samples, compare two builds, add a user's own attributes.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { linkText } from '../eval/link.ts';
+import { KnowledgeEncoder } from '../train/knowledge.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { buildTree } from '../knowledge/build.ts';
 import { diffTrees, formatDiff } from '../knowledge/diff.ts';
 import { defaultCacheDir, downloadSources } from '../knowledge/download.ts';
-import { EXPORT_FORMATS, exportChunks, type ExportFormat } from '../knowledge/export.ts';
+import { EXPORT_FORMATS, exportChunks, type ExportFormat, samples } from '../knowledge/export.ts';
 import {
   classNamesOfPromptFile,
   findDisease,
   formatDisease,
   formatStatsTable,
+  type PromptSynonyms,
   promptSynonyms,
   searchTree,
   treeStats,
@@ -61,6 +65,34 @@ function withImports(
     t = next;
   }
   return t;
+}
+
+/** Replaces the word-search suggestions of unmatched classes by the encoder's nearest diseases, ranked
+ * by the hybrid (or the encoder alone when the folder has no fitted weight), as `kep knowledge link`. */
+async function suggestByEncoder(tree: KnowledgeTree, found: PromptSynonyms[], dir: string): Promise<void> {
+  const unmatched = found.filter((p) => !p.disease);
+  if (unmatched.length === 0) return;
+  const candidates = [...samples(tree, ['name', 'synonym'])];
+  const names = new Map([...samples(tree, ['name'])].map((s) => [s.label, s.text]));
+  const encoder = await KnowledgeEncoder.load(resolve(dir));
+  try {
+    const ranker = encoder.hybrid.fitted ? 'hybrid' : 'dense';
+    for (const p of unmatched) {
+      const hits = await linkText(p.className, candidates, {
+        ranker,
+        top: 3,
+        encode: (t) => encoder.embed(t),
+        alpha: encoder.hybrid.alpha,
+      });
+      p.suggestions = hits.map((h) => ({
+        id: h.label,
+        name: names.get(h.label) ?? '',
+        score: Number(h.score.toFixed(4)),
+      }));
+    }
+  } finally {
+    await encoder.release();
+  }
 }
 
 export function registerKnowledgeCommands(program: Command): void {
@@ -183,29 +215,41 @@ export function registerKnowledgeCommands(program: Command): void {
     .argument('[classes...]', 'class names')
     .option('--from-prompts <file>', 'take the class names of a prompt file ({"0": {"classnames": …}})')
     .option('--max <n>', 'at most this many synonyms per class', positiveInt, 20)
+    .option(
+      '--encoder <dir>',
+      'a `kep train knowledge` folder: classes the tree does not name get their closest diseases from it (hybrid with BM25 when fitted)',
+    )
     .option('--json', 'as JSON', false)
-    .action((file: string, classes: string[], o: { fromPrompts?: string; max: number; json: boolean }) => {
-      const names = [
-        ...classes,
-        ...(o.fromPrompts ? classNamesOfPromptFile(JSON.parse(readFileSync(o.fromPrompts, 'utf8'))) : []),
-      ];
-      if (names.length === 0) throw new Error('give class names or --from-prompts');
-      const r = promptSynonyms(loadTree(file), names, o.max);
-      if (o.json) {
-        out(JSON.stringify(r));
-        return;
-      }
-      for (const p of r) {
-        if (p.disease)
-          out(
-            `${p.className} → ${p.disease.id} [${p.disease.tissue}]: ${p.synonyms.join(' | ') || '(no synonyms)'}`,
-          );
-        else
-          out(
-            `${p.className} → ${p.match === 'ambiguous' ? 'several diseases' : 'no disease'}; closest: ${(p.suggestions ?? []).map((s) => `${s.id} ${s.name}`).join('; ') || 'none'}`,
-          );
-      }
-    });
+    .action(
+      async (
+        file: string,
+        classes: string[],
+        o: { fromPrompts?: string; max: number; json: boolean; encoder?: string },
+      ) => {
+        const names = [
+          ...classes,
+          ...(o.fromPrompts ? classNamesOfPromptFile(JSON.parse(readFileSync(o.fromPrompts, 'utf8'))) : []),
+        ];
+        if (names.length === 0) throw new Error('give class names or --from-prompts');
+        const tree = loadTree(file);
+        const r = promptSynonyms(tree, names, o.max);
+        if (o.encoder) await suggestByEncoder(tree, r, o.encoder);
+        if (o.json) {
+          out(JSON.stringify(r));
+          return;
+        }
+        for (const p of r) {
+          if (p.disease)
+            out(
+              `${p.className} → ${p.disease.id} [${p.disease.tissue}]: ${p.synonyms.join(' | ') || '(no synonyms)'}`,
+            );
+          else
+            out(
+              `${p.className} → ${p.match === 'ambiguous' ? 'several diseases' : 'no disease'}; closest: ${(p.suggestions ?? []).map((s) => `${s.id} ${s.name}`).join('; ') || 'none'}`,
+            );
+        }
+      },
+    );
 
   k.command('diff')
     .description('diseases and attributes added, removed or changed between two trees')

@@ -102,7 +102,7 @@ export function buildGalleries(samples: readonly EvalSample[], options: BuildOpt
 /** Embeds `texts` as an n × d row-major matrix; any scale (rows are normalised for the cosine). */
 export type Encode = (texts: string[]) => Promise<Float32Array>;
 
-async function embed(
+export async function embedTexts(
   encode: Encode,
   texts: string[],
   what: string,
@@ -122,13 +122,13 @@ export async function evaluate(encode: Encode, sets: EvalSets): Promise<GalleryM
     for (const g of sets.galleries) result[g.kind] = reid(() => {}, [], g.labels);
     return result;
   }
-  const q = await embed(encode, sets.queries.texts, 'query');
+  const q = await embedTexts(encode, sets.queries.texts, 'query');
   for (const g of sets.galleries) {
     if (g.texts.length === 0) {
       result[g.kind] = reid(() => {}, sets.queries.labels, g.labels);
       continue;
     }
-    const e = await embed(encode, g.texts, g.kind);
+    const e = await embedTexts(encode, g.texts, g.kind);
     if (e.d !== q.d) throw new Error(`evaluate: ${g.kind} embeddings are ${e.d}-wide, queries ${q.d}-wide`);
     result[g.kind] = reid(cosineScores(q.rows, e.rows, q.d), sets.queries.labels, g.labels);
   }

@@ -1,5 +1,5 @@
-// The re-identification report as a plain-text table: one row per gallery, the encoder's figures and
-// the baseline's side by side, so a reader sees at a glance what the learned encoder adds.
+// The re-identification report as a plain-text table: one row per gallery, the encoder's figures,
+// the baseline's and (when given) their hybrid's side by side, so a reader sees at a glance what the learned encoder adds.
 import type { ReidReport } from './galleries.ts';
 import type { ReidMetrics } from './reid.ts';
 
@@ -15,13 +15,17 @@ function figures(m: ReidMetrics | undefined): string[] {
  * Percentages with one decimal. `baselineName` heads the baseline's columns (the lexical method);
  * a gallery missing on one side shows dashes there.
  */
-export function formatReidTable(report: Partial<ReidReport>, baselineName = 'BM25'): string {
+export function formatReidTable(
+  report: Partial<ReidReport> & { hybrid?: Record<string, ReidMetrics> },
+  baselineName = 'BM25',
+): string {
   const enc = report.galleries ?? {};
   const base = report.baseline ?? {};
   const kinds = [...Object.keys(enc), ...Object.keys(base).filter((k) => !(k in enc))];
   const sides: [string, Record<string, ReidMetrics>][] = [];
   if (report.galleries) sides.push(['encoder', enc]);
   if (report.baseline) sides.push([baselineName, base]);
+  if (report.hybrid) sides.push([`hybrid (encoder + ${baselineName})`, report.hybrid]);
 
   const header = ['gallery', 'n'];
   for (const _ of sides) header.push(...COLUMNS);

@@ -12,6 +12,7 @@ import { Graph } from '../engine/graph.ts';
 import { compile, type CompiledGraph, ort } from '../engine/runtime.ts';
 import { Trainer } from '../engine/trainer.ts';
 import { type EvalSets, buildGalleries, evaluate, evaluateLexical } from '../eval/galleries.ts';
+import { fitHybridWeight } from '../eval/hybrid.ts';
 import type { BertConfig } from '../models/bert.ts';
 import { type TextEncoderConfig, encodeText } from '../models/kep.ts';
 import { adaspLoss, tripletLoss } from '../nn/metric-losses.ts';
@@ -23,6 +24,8 @@ import { type LoopSummary, runTraining } from './loop.ts';
 import { PKSampler } from './pk-sampler.ts';
 import { loadPretrainedBert } from './pretrained-bert.ts';
 import { type TrainingSample, groupIdentities } from './samples.ts';
+import { DEFAULT_HOLDOUT_SOURCE, SPLITS, splitSamples } from './held-out-splits.ts';
+import { type HybridWeight, readHybridWeight, writeHybridWeight } from './hybrid-weight.ts';
 import { splitForEvaluation } from './split.ts';
 
 // Defaults: the small encoder that fits this 2-core machine, chosen by measurement
@@ -51,6 +54,13 @@ export const knowledgeConfigSchema = z.strictObject({
   evalEvery: z.number().int().positive().default(200),
   checkpointEvery: z.number().int().positive().default(50),
   heldOut: z.number().min(0).max(0.9).default(0.2),
+  /** Which texts are held out for evaluation (src/train/held-out-splits.ts; docs/evaluation.md). */
+  split: z.enum(SPLITS).default('in-distribution'),
+  /** The source family the cross-source split holds out. */
+  holdoutSource: z.string().min(1).default(DEFAULT_HOLDOUT_SOURCE),
+  /** Fraction of each kind of the training texts kept out of training to choose the hybrid ranker's
+   * weight on (at most CALIBRATION_CAP texts per kind; none when it would give < 20 queries). */
+  calibration: z.number().min(0).max(0.5).default(0.05),
   seed: z.number().int().default(0),
   threads: z.number().int().positive().optional(),
   /** A pretrained Hugging Face BERT folder to start from (its sizes and vocabulary replace the ones
@@ -117,14 +127,51 @@ export interface KnowledgeRun {
   summary: LoopSummary;
   baseline: ReturnType<typeof evaluateLexical>;
   evalSets: EvalSets;
+  /** The hybrid weight chosen on the calibration slice (undefined: no slice; the default applies). */
+  hybridAlpha: number | undefined;
+}
+
+/** At most this many texts of each kind in the calibration slice (its score rows are held in memory). */
+export const CALIBRATION_CAP = 1000;
+const MIN_CALIBRATION_QUERIES = 20;
+
+/** The training texts minus a calibration slice, held out like the in-distribution split (twins
+ * removed) with its own seed stream, for choosing the hybrid weight on texts the encoder never saw. */
+export function carveCalibration<S extends TrainingSample>(
+  train: S[],
+  cfg: Pick<KnowledgeConfig, 'calibration' | 'seed'>,
+): { train: S[]; calibration: S[] } {
+  if (cfg.calibration === 0) return { train, calibration: [] };
+  const counts = new Map<string, number>();
+  for (const s of train) counts.set(s.kind, (counts.get(s.kind) ?? 0) + 1);
+  const fraction = Object.fromEntries(
+    [...counts].map(([k, n]) => [k, Math.min(cfg.calibration, CALIBRATION_CAP / n)]),
+  );
+  const r = splitForEvaluation(train, { fraction, seed: cfg.seed + 1 });
+  const queries = r.heldOut.filter((s) => s.kind === 'name').length;
+  return queries < MIN_CALIBRATION_QUERIES
+    ? { train, calibration: [] }
+    : { train: r.train, calibration: r.heldOut };
 }
 
 export async function trainKnowledgeEncoder(
   samples: TrainingSample[],
   outDir: string,
   cfg: KnowledgeConfig,
-  opts: { minutes?: number } = {},
+  opts: { minutes?: number; samplesFile?: string } = {},
 ): Promise<KnowledgeRun> {
+  // The split first: a file that cannot be split is refused before anything is written.
+  const split = splitSamples(samples, {
+    split: cfg.split,
+    holdoutSource: cfg.holdoutSource,
+    fraction: cfg.heldOut,
+    seed: cfg.seed,
+    file: opts.samplesFile ?? 'samples',
+  });
+  process.stderr.write(`split ${split.description}\n`);
+  const evalSets = buildGalleries(split.heldOut, { seed: cfg.seed });
+  const carved = carveCalibration(split.train, cfg);
+  const trainSamples = carved.train;
   mkdirSync(outDir, { recursive: true });
   let initial: Map<string, Float32Array> | undefined;
   if (cfg.init) {
@@ -152,15 +199,13 @@ export async function trainKnowledgeEncoder(
     const vocabPath = join(outDir, 'vocab.txt');
     if (!existsSync(vocabPath)) writeVocab(vocabPath, [...pre.tokenizer.vocab.keys()]);
   }
-  const split = splitForEvaluation(samples, { fraction: cfg.heldOut, seed: cfg.seed });
-  const evalSets = buildGalleries(split.heldOut, { seed: cfg.seed });
   const vocabPath = join(outDir, 'vocab.txt');
   // Built once per output folder, so a resumed run keeps the token ids its checkpoint was trained with.
   if (!existsSync(vocabPath))
     writeVocab(
       vocabPath,
       buildVocabulary(
-        split.train.map((s) => s.text),
+        trainSamples.map((s) => s.text),
         { size: cfg.vocabSize },
       ).tokens,
     );
@@ -170,7 +215,7 @@ export async function trainKnowledgeEncoder(
     `${JSON.stringify({ format: 'kep-knowledge-encoder/1', config: cfg, vocab: 'vocab.txt' }, null, 2)}\n`,
   );
 
-  const grouping = groupIdentities(split.train);
+  const grouping = groupIdentities(trainSamples);
   const sampler = new PKSampler(grouping.identities, { p: cfg.p, k: cfg.k, seed: cfg.seed });
   const model = modelConfig(cfg, tokenizer.vocabSize);
   const trainer = await Trainer.create(
@@ -235,8 +280,28 @@ export async function trainKnowledgeEncoder(
     },
     outDir,
   );
+  const hybridAlpha = await fitHybrid(encode, carved.calibration, cfg.seed, outDir);
   await trainer.release();
-  return { summary, baseline, evalSets };
+  return { summary, baseline, evalSets, hybridAlpha };
+}
+
+/** Chooses the hybrid weight on the calibration slice and stores it in the run folder. */
+async function fitHybrid(
+  encode: (texts: string[]) => Promise<Float32Array>,
+  calibration: TrainingSample[],
+  seed: number,
+  outDir: string,
+): Promise<number | undefined> {
+  if (calibration.length === 0) {
+    process.stderr.write('hybrid weight: no calibration slice (too little data); the default applies\n');
+    return undefined;
+  }
+  const fit = await fitHybridWeight(encode, buildGalleries(calibration, { seed }));
+  writeHybridWeight(outDir, fit);
+  process.stderr.write(
+    `hybrid weight ${fit.alpha} (encoder) / ${(1 - fit.alpha).toFixed(2)} (BM25), mean mAP ${(100 * fit.meanMAP).toFixed(1)} % on ${fit.queries} calibration queries\n`,
+  );
+  return fit.alpha;
 }
 
 export interface KnowledgeEncoderFolder {
@@ -280,6 +345,8 @@ export class KnowledgeEncoder {
     readonly config: KnowledgeConfig,
     readonly tokenizer: BertTokenizer,
     private readonly session: CompiledGraph,
+    /** The hybrid ranker's weight of this encoder (fitted at training, or the default). */
+    readonly hybrid: HybridWeight,
   ) {}
 
   static async load(dir: string): Promise<KnowledgeEncoder> {
@@ -300,7 +367,7 @@ export class KnowledgeEncoder {
       { paramData, outputs: ['embedding'] },
       config.threads ? { threads: config.threads } : {},
     );
-    return new KnowledgeEncoder(dir, config, tokenizer, session);
+    return new KnowledgeEncoder(dir, config, tokenizer, session, readHybridWeight(dir));
   }
 
   embed(texts: string[]): Promise<Float32Array> {

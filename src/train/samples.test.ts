@@ -10,6 +10,7 @@ import { PKSampler } from './pk-sampler.ts';
 import {
   countKinds,
   groupIdentities,
+  parseSampleLine,
   parseSampleText,
   readSamples,
   SampleFileError,
@@ -31,6 +32,26 @@ function file(name: string, text: string): string {
 const row = (o: Record<string, unknown>) => JSON.stringify(o) + '\n';
 
 describe('reading a samples file', () => {
+  it('keeps a sample\'s provenance ("source"), optional; an empty one is named', () => {
+    const line = JSON.stringify({
+      text: 'LUAD',
+      label: 'D:1',
+      kind: 'synonym',
+      source: 'do-core+ncit-disease',
+    });
+    assert.deepEqual(parseSampleLine(line, 'f.jsonl', 1), {
+      text: 'LUAD',
+      label: 'D:1',
+      kind: 'synonym',
+      source: 'do-core+ncit-disease',
+    });
+    assert.throws(
+      () =>
+        parseSampleLine(JSON.stringify({ text: 'a', label: 'D:1', kind: 'name', source: ' ' }), 'f.jsonl', 3),
+      /f\.jsonl:3: field "source": empty source/,
+    );
+  });
+
   it('streams every line, tissue optional, blank lines and a BOM ignored', async () => {
     const f = file(
       'ok.jsonl',

@@ -1,5 +1,5 @@
-// The knowledge encoder's input: a samples JSONL file (one `{"text", "label", "kind", "tissue"?}` per
-// line, as `kep knowledge export --format jsonl` writes it), read line by line so that a file of any
+// The knowledge encoder's input: a samples JSONL file (one `{"text", "label", "kind", "tissue"?,
+// "source"?}` per line, as `kep knowledge export --format jsonl` writes it), read line by line so that a file of any
 // size streams, and grouped into identities (one per disease label).
 //
 // `parseSamples` in src/knowledge/export.ts checks the same format for a whole string, with a single
@@ -13,8 +13,10 @@ import { z } from 'zod';
 import type { Sample } from '../knowledge/export.ts';
 import { ATTRIBUTE_KINDS, type AttributeKind } from '../knowledge/schema.ts';
 
-/** A sample as training reads it: export's `Sample`, with `tissue` optional. */
-export type TrainingSample = Omit<Sample, 'tissue'> & { tissue?: string };
+/** A sample as training reads it: export's `Sample`, with `tissue` optional, and `source` (its
+ * provenance: the sorted unique source ids of the text joined with "+", e.g.
+ * "do-ncit-subset+ncit-disease") optional; the cross-source split needs it (src/train/source-split.ts). */
+export type TrainingSample = Omit<Sample, 'tissue' | 'source'> & { tissue?: string; source?: string };
 
 export class SampleFileError extends Error {
   constructor(
@@ -36,6 +38,7 @@ export const sampleSchema = z.object({
   label: nonEmpty('label'),
   kind: z.enum(ATTRIBUTE_KINDS, { error: `expected one of ${ATTRIBUTE_KINDS.join(', ')}` }),
   tissue: z.string({ error: 'expected a string' }).optional(),
+  source: nonEmpty('source').optional(),
 });
 
 /** One line of a samples file; `line` is 1-based, for the message. Blank lines give undefined. */
@@ -57,8 +60,14 @@ export function parseSampleLine(text: string, file: string, line: number): Train
     const missing = !(field in (value as Record<string, unknown>));
     throw new SampleFileError(file, line, field, missing ? 'missing' : issue.message);
   }
-  const { text: t, label, kind, tissue } = parsed.data;
-  return tissue === undefined ? { text: t, label, kind } : { text: t, label, kind, tissue };
+  const { text: t, label, kind, tissue, source } = parsed.data;
+  return {
+    text: t,
+    label,
+    kind,
+    ...(tissue === undefined ? {} : { tissue }),
+    ...(source === undefined ? {} : { source }),
+  };
 }
 
 /** Samples of an in-memory JSONL text, checked as `streamSamples` checks a file. */
