@@ -36,6 +36,8 @@ export const sampleSchema = z.object({
   label: nonEmpty('label'),
   kind: z.enum(ATTRIBUTE_KINDS, { error: `expected one of ${ATTRIBUTE_KINDS.join(', ')}` }),
   tissue: z.string({ error: 'expected a string' }).optional(),
+  /** Provenance source ids joined with "+" (export writes it; older files lack it). */
+  source: z.string({ error: 'expected a string' }).optional(),
 });
 
 /** One line of a samples file; `line` is 1-based, for the message. Blank lines give undefined. */
@@ -57,8 +59,11 @@ export function parseSampleLine(text: string, file: string, line: number): Train
     const missing = !(field in (value as Record<string, unknown>));
     throw new SampleFileError(file, line, field, missing ? 'missing' : issue.message);
   }
-  const { text: t, label, kind, tissue } = parsed.data;
-  return tissue === undefined ? { text: t, label, kind } : { text: t, label, kind, tissue };
+  const { text: t, label, kind, tissue, source } = parsed.data;
+  const sample: TrainingSample = { text: t, label, kind };
+  if (tissue !== undefined) sample.tissue = tissue;
+  if (source !== undefined) sample.source = source;
+  return sample;
 }
 
 /** Samples of an in-memory JSONL text, checked as `streamSamples` checks a file. */
