@@ -5,7 +5,7 @@ import { AttributeSet } from './attributes.ts';
 import { classifySentence } from './classify.ts';
 import type { DoTerm } from './do-terms.ts';
 import { descendants, isGrouper, isVariantName, NCIT_NEOPLASM, type Ncit, type NcitTerm } from './ncit.ts';
-import { joinToNcit, mondoCode, type MondoMaps } from './ncit-join.ts';
+import { joinToNcit, mondoCode, type MondoMaps, type NcitJoin } from './ncit-join.ts';
 import { listText, pluralCells, ROLE_PHRASES, runningText } from './ncit-texts.ts';
 import { cleanText, compareText, nameKey } from './normalise.ts';
 import { placeDoTerms, type Placement } from './place.ts';
@@ -174,7 +174,6 @@ export function addNcit(
     'ncitCytologyFromDefinitions',
   ])
     figures[k] = 0;
-  figures['ncitJoinedDiseases'] = joins.size;
 
   const carried = new Set<string>();
   for (const c of candidates) {
@@ -182,6 +181,8 @@ export function addNcit(
     const m = mondoCode(c, mondo);
     if (m) carried.add(m);
   }
+  joinByName(drafts, ncit, joins, carried, figures);
+  figures['ncitJoinedDiseases'] = joins.size;
   const diseaseOfCode = new Map<string, string>();
   const joinedTissue = new Map<string, { tissue: string; code: string }>();
   for (const [id, list] of joins) {
@@ -221,6 +222,48 @@ export function addNcit(
     }
   }
   return { parents: ncitParents(added, drafts, ncit, diseaseOfCode), figures };
+}
+
+/**
+ * An NCIt neoplasm no code joined whose label is a name or synonym of a disease of the tree is that
+ * disease, not a new one (OncoTree types whose NCIt code is newer than the 2018 file, DO terms without
+ * a code). It joins the disease when exactly one disease has that name and the disease joined no other
+ * NCIt concept; otherwise it is left out, as a duplicate, rather than added.
+ */
+function joinByName(
+  drafts: ReadonlyMap<string, DraftDisease>,
+  ncit: Ncit,
+  joins: Map<string, NcitJoin[]>,
+  carried: Set<string>,
+  figures: Record<string, number>,
+): void {
+  const owners = new Map<string, Set<string>>();
+  for (const d of drafts.values()) {
+    for (const a of d.attrs.list()) {
+      if (a.kind !== 'name' && a.kind !== 'synonym') continue;
+      const k = nameKey(a.text);
+      (owners.get(k) ?? owners.set(k, new Set()).get(k))?.add(d.id);
+    }
+  }
+  figures['ncitJoinedByName'] = 0;
+  figures['ncitNeoplasmsDuplicatingADisease'] = 0;
+  const taken = new Set<string>();
+  for (const code of [...descendants(ncit, NCIT_NEOPLASM)].sort(compareText)) {
+    const t = ncit.terms.get(code) as NcitTerm;
+    if (carried.has(code) || isVariantName(t.label) || isGrouper(t.label)) continue;
+    const who = owners.get(nameKey(t.label));
+    if (!who) continue;
+    carried.add(code);
+    const [only] = who;
+    if (who.size === 1 && only !== undefined && !joins.has(only) && !taken.has(only)) {
+      taken.add(only);
+      joins.set(only, [{ code, evidence: 'name' }]);
+      drafts.get(only)?.codes.ncit.push(code);
+      figures['ncitJoinedByName']!++;
+    } else {
+      figures['ncitNeoplasmsDuplicatingADisease']!++;
+    }
+  }
 }
 
 /** The nearest NCIt ancestor that is a disease of the same tissue. */

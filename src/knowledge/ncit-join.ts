@@ -22,7 +22,8 @@ export interface JoinCandidate {
   names: readonly string[];
 }
 
-export type NcitEvidence = 'code' | 'mondo';
+/** How a disease found its NCIt concept: its own code, MONDO's mapping, or (ncit-build.ts) its name. */
+export type NcitEvidence = 'code' | 'mondo' | 'name';
 
 export interface NcitJoin {
   code: string;
