@@ -14,6 +14,11 @@ import { cleanText, compareText } from './normalise.ts';
 import { parseObo } from './obo.ts';
 import { readOncotree, type OncotreeNode } from './oncotree.ts';
 import { placeDoTerms, type Placement } from './place.ts';
+import { ncitFromGraph, type Ncit } from './ncit.ts';
+import { addNcit, type DraftDisease } from './ncit-build.ts';
+import { mondoMaps, type MondoMaps } from './ncit-join.ts';
+import { readOboGraph } from './obo-graph.ts';
+import { parseSssom } from './sssom.ts';
 import {
   TREE_FORMAT,
   TREE_VERSION,
@@ -57,22 +62,28 @@ interface LoadedSources {
   records: SourceRecord[];
   oncotree: ReturnType<typeof readOncotree>;
   terms: Map<string, DoTerm>;
+  ncit: Ncit;
+  mondo: MondoMaps;
 }
 
 function loadSources(dir: string): LoadedSources {
   const paths = locateSources(dir);
   const records: SourceRecord[] = [];
   const texts = {} as Record<SourceId, string>;
+  const raw = {} as Record<SourceId, Buffer>;
   for (const s of SOURCES) {
     const path = paths[s.id];
     const bytes = readFileSync(path);
-    texts[s.id] = bytes.toString('utf8');
+    raw[s.id] = bytes;
+    // The NCIt branch is gzip: it is decoded by its reader.
+    if (s.id !== 'ncit-disease') texts[s.id] = bytes.toString('utf8');
     records.push({
       id: s.id,
       title: s.title,
       file: relative(dir, path).split('\\').join('/'),
       version: '',
       licence: s.licence,
+      attribution: s.attribution,
       sha256: createHash('sha256').update(bytes).digest('hex'),
       bytes: bytes.length,
     });
@@ -114,7 +125,15 @@ function loadSources(dir: string): LoadedSources {
     current,
     historical,
   });
-  return { records, oncotree, terms };
+  const ncit = ncitFromGraph(readOboGraph(raw['ncit-disease'], rel('ncit-disease')));
+  record('ncit-disease').version = /\d{4}-\d{2}-\d{2}/.exec(rel('ncit-disease'))?.[0] ?? '';
+  const sssom = (id: 'mondo-ncit' | 'mondo-doid' | 'mondo-oncotree') => {
+    const table = parseSssom(texts[id], rel(id));
+    record(id).version = table.metadata['mapping_set_version'] ?? '';
+    return table.mappings;
+  };
+  const mondo = mondoMaps(sssom('mondo-ncit'), sssom('mondo-doid'), sssom('mondo-oncotree'));
+  return { records, oncotree, terms, ncit, mondo };
 }
 
 function descendantsOf(root: string, terms: ReadonlyMap<string, DoTerm>): Set<string> {
@@ -164,23 +183,12 @@ function pluralCell(filler: string): string {
   return filler;
 }
 
-interface DraftDisease {
-  id: string;
-  name: string;
-  tissue: string;
-  placedBy: string;
-  oncotreeParent: string | null;
-  doid: string | null;
-  codes: Codes;
-  attrs: AttributeSet;
-}
-
 export interface BuildFigures {
   [key: string]: number;
 }
 
 export function buildTree(sourcesDir: string): KnowledgeTree {
-  const { records, oncotree, terms } = loadSources(sourcesDir);
+  const { records, oncotree, terms, ncit, mondo } = loadSources(sourcesDir);
   const figures: BuildFigures = {};
   const tissueByName = new Map(oncotree.tissues.map((t) => [t.tissue, t.code]));
   const tissueCodes = new Set(oncotree.tissues.map((t) => t.code));
@@ -356,12 +364,19 @@ export function buildTree(sourcesDir: string): KnowledgeTree {
   figures['cytologyFromDefinitions'] = cytoFromDefs;
   figures['featuresFromAxioms'] = fromAxioms;
 
+  const fromNcit = addNcit(drafts, ncit, mondo, tissueCodes, FALLBACK_TISSUE);
+  Object.assign(figures, fromNcit.figures);
+
   // Parents: OncoTree's own for its types; for DO terms the nearest DO ancestor that is a disease
   // of the same tissue (ancestors elsewhere belong to another branch of the tree).
   const parentOf = new Map<string, string | null>();
   for (const d of drafts.values()) {
     if (d.id.startsWith('ONCOTREE:')) {
       parentOf.set(d.id, d.oncotreeParent);
+      continue;
+    }
+    if (fromNcit.parents.has(d.id)) {
+      parentOf.set(d.id, fromNcit.parents.get(d.id) ?? null);
       continue;
     }
     const t = terms.get(d.id);

@@ -36,7 +36,7 @@ describe('kep knowledge', () => {
     const out = await kep('knowledge', 'build', '--sources', `${FIXTURES}sources`, '--out', tree);
     assert.match(
       out,
-      /^built .*tree\.json in \d+\.\d s: 4 tissues, 17 diseases, 63 attributes \(name 17, synonym 19, definition 13, histology 6, cytology 8\)\n$/,
+      /^built .*tree\.json in \d+\.\d s: 4 tissues, 20 diseases, 97 attributes \(name 20, synonym 30, definition 24, histology 10, cytology 13\)\n$/,
     );
     const again = join(dir, 'again.json');
     await kep('knowledge', 'build', '--sources', `${FIXTURES}sources`, '--out', again);
@@ -46,21 +46,21 @@ describe('kep knowledge', () => {
   it('stats --json prints one object with tissues, diseases and attributes per kind', async () => {
     const s = JSON.parse(await kep('knowledge', 'stats', tree, '--json')) as Record<string, unknown>;
     assert.equal(s['tissues'], 4);
-    assert.equal(s['diseases'], 17);
-    assert.deepEqual(s['attributes'], { name: 17, synonym: 19, definition: 13, histology: 6, cytology: 8 });
-    assert.match(await kep('knowledge', 'stats', tree), /^LUNG \(Lung\)\s+7\s+7/m);
+    assert.equal(s['diseases'], 20);
+    assert.deepEqual(s['attributes'], { name: 20, synonym: 30, definition: 24, histology: 10, cytology: 13 });
+    assert.match(await kep('knowledge', 'stats', tree), /^LUNG \(Lung\)\s+9\s+9/m);
   });
 
   it('exports JSONL samples', async () => {
     const samples = join(dir, 'samples.jsonl');
     assert.equal(await kep('knowledge', 'export', tree, '--format', 'jsonl', '--out', samples), '');
     const lines = readFileSync(samples, 'utf8').trimEnd().split('\n');
-    assert.equal(lines.length, 63);
+    assert.equal(lines.length, 97);
     const first = JSON.parse(lines[0] ?? '') as Record<string, string>;
-    assert.deepEqual(Object.keys(first), ['text', 'label', 'kind', 'tissue']);
+    assert.deepEqual(Object.keys(first), ['text', 'label', 'kind', 'tissue', 'source']);
     const csv = join(dir, 'names.csv');
     await kep('knowledge', 'export', tree, '--format', 'csv', '--kinds', 'name', '--out', csv);
-    assert.equal(readFileSync(csv, 'utf8').split('\r\n').length, 17 + 2);
+    assert.equal(readFileSync(csv, 'utf8').split('\r\n').length, 20 + 2);
   });
 
   it('shows, searches and gives prompt synonyms', async () => {
@@ -89,7 +89,7 @@ describe('kep knowledge', () => {
       '--out',
       withUser,
     );
-    assert.match(out, /18 diseases/);
+    assert.match(out, /21 diseases/);
     const d = JSON.parse(await kep('knowledge', 'diff', tree, withUser, '--json')) as {
       added: { id: string }[];
       attributes: { added: number };

@@ -1,6 +1,8 @@
 // Exports of a tree. JSONL and CSV give one training sample per attribute text, labelled with its
 // disease: the input of the knowledge encoder ({"text", "label", "kind", "tissue"}). JSON gives the
 // diseases with their texts, without provenance, for tools that want the structure but not the audit.
+// Each sample also names its sources ("do-ncit-subset+ncit-disease": the provenance source ids of the
+// attribute, sorted and joined with "+"), so that training and evaluation can split by source.
 import { ATTRIBUTE_KINDS, type AttributeKind, type KnowledgeTree } from './schema.ts';
 
 export type ExportFormat = 'json' | 'jsonl' | 'csv';
@@ -11,6 +13,13 @@ export interface Sample {
   label: string;
   kind: AttributeKind;
   tissue: string;
+  /** Provenance source ids of the text, sorted, joined with "+"; absent in files written before it. */
+  source?: string;
+}
+
+/** "do-ncit-subset+ncit-disease": the sorted unique source ids of an attribute's provenance. */
+export function sourceKey(provenance: readonly { source: string }[]): string {
+  return [...new Set(provenance.map((p) => p.source))].sort().join('+');
 }
 
 export function* samples(
@@ -21,7 +30,8 @@ export function* samples(
   for (const t of tree.tissues) {
     for (const d of t.diseases) {
       for (const a of d.attributes) {
-        if (wanted.has(a.kind)) yield { text: a.text, label: d.id, kind: a.kind, tissue: t.id };
+        if (wanted.has(a.kind))
+          yield { text: a.text, label: d.id, kind: a.kind, tissue: t.id, source: sourceKey(a.provenance) };
       }
     }
   }
@@ -38,14 +48,16 @@ export function* exportChunks(
   kinds: readonly AttributeKind[] = ATTRIBUTE_KINDS,
 ): Generator<string> {
   if (format === 'jsonl') {
-    for (const s of samples(tree, kinds))
-      yield `${JSON.stringify({ text: s.text, label: s.label, kind: s.kind, tissue: s.tissue })}\n`;
+    for (const s of samples(tree, kinds)) {
+      const line = { text: s.text, label: s.label, kind: s.kind, tissue: s.tissue, source: s.source };
+      yield `${JSON.stringify(line)}\n`;
+    }
     return;
   }
   if (format === 'csv') {
-    yield 'text,label,kind,tissue\r\n';
+    yield 'text,label,kind,tissue,source\r\n';
     for (const s of samples(tree, kinds))
-      yield `${[s.text, s.label, s.kind, s.tissue].map(csvField).join(',')}\r\n`;
+      yield `${[s.text, s.label, s.kind, s.tissue, s.source ?? ''].map(csvField).join(',')}\r\n`;
     return;
   }
   const wanted = new Set(kinds);
@@ -81,13 +93,16 @@ export function parseSamples(text: string, file: string): Sample[] {
       typeof s.label !== 'string' ||
       typeof s.kind !== 'string' ||
       !kinds.has(s.kind) ||
-      typeof s.tissue !== 'string'
+      typeof s.tissue !== 'string' ||
+      (s.source !== undefined && typeof s.source !== 'string')
     ) {
       throw new Error(
-        `${file}:${i + 1}: expected {"text", "label", "kind", "tissue"} with kind one of ${ATTRIBUTE_KINDS.join(', ')}`,
+        `${file}:${i + 1}: expected {"text", "label", "kind", "tissue"} (and optionally "source") with kind one of ${ATTRIBUTE_KINDS.join(', ')}`,
       );
     }
-    out.push({ text: s.text, label: s.label, kind: s.kind as AttributeKind, tissue: s.tissue });
+    const sample: Sample = { text: s.text, label: s.label, kind: s.kind as AttributeKind, tissue: s.tissue };
+    if (s.source !== undefined) sample.source = s.source;
+    out.push(sample);
   });
   return out;
 }

@@ -22,10 +22,10 @@ describe('queries', () => {
   it('counts per tissue and kind, with mean lengths', () => {
     const s = treeStats(tree);
     assert.equal(s.tissues, 4);
-    assert.equal(s.diseases, 17);
+    assert.equal(s.diseases, 20);
     assert.deepEqual(s.attributes, tree.build.counts.attributes);
-    assert.equal(s.attributesTotal, 63);
-    assert.equal(s.perTissue.find((t) => t.id === 'LUNG')?.diseases, 7);
+    assert.equal(s.attributesTotal, 97);
+    assert.equal(s.perTissue.find((t) => t.id === 'LUNG')?.diseases, 9);
     assert.equal(
       s.perTissue.reduce((n, t) => n + t.attributes.synonym, 0),
       s.attributes.synonym,
@@ -33,7 +33,7 @@ describe('queries', () => {
     assert.equal(s.meanWords.name, 2.4);
     const table = formatStatsTable(s);
     assert.match(table, /^tissue\s+diseases\s+name\s+synonym\s+definition\s+histology\s+cytology\s+total$/m);
-    assert.match(table, /^all 4 tissues\s+17\s+17\s+19\s+13\s+6\s+8\s+63$/m);
+    assert.match(table, /^all 4 tissues\s+20\s+20\s+30\s+24\s+10\s+13\s+97$/m);
   });
 
   it('finds a disease by id, code, name or synonym, and says when a reference is ambiguous', () => {
@@ -51,15 +51,16 @@ describe('queries', () => {
     assert.match(id('no such thing'), /no disease matches/);
     const shown = formatDisease(findDisease(tree, 'LUAD') as never, tree);
     assert.match(shown, /^ONCOTREE:LUAD {2}Lung Adenocarcinoma$/m);
-    assert.match(shown, /^histology \(2\):$/m);
+    assert.match(shown, /^histology \(3\):$/m);
     assert.match(shown, /\[do-2016: DOID:3910 def sentence 1\]/);
   });
 
   it('ranks exact names first, then synonyms and texts', () => {
     const hits = searchTree(tree, 'melanoma');
+    // Nodular melanoma's NCIt synonyms ("Cutaneous Nodular Melanoma", …) put it before skin melanoma.
     assert.deepEqual(
       hits.map((h) => h.id),
-      ['ONCOTREE:MEL', 'DOID:8923', 'DOID:9000'],
+      ['ONCOTREE:MEL', 'DOID:9000', 'DOID:8923'],
     );
     assert.ok((hits[0]?.score ?? 0) > (hits[1]?.score ?? 0));
     assert.deepEqual(

@@ -74,6 +74,8 @@ export const sourceRecordSchema = z.strictObject({
   /** The release the file declares (OBO data-version, OncoTree file name); "" when it declares none. */
   version: z.string(),
   licence: z.string().min(1),
+  /** Who to credit when sharing the source's texts (trees built before it was recorded lack it). */
+  attribution: z.string().optional(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   bytes: z.number().int().min(0),
 });

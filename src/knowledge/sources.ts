@@ -13,7 +13,11 @@ export type SourceId =
   | 'do-ncit-subset'
   | 'do-cancer-slim'
   | 'do-rare-slim'
-  | 'do-2016';
+  | 'do-2016'
+  | 'ncit-disease'
+  | 'mondo-ncit'
+  | 'mondo-doid'
+  | 'mondo-oncotree';
 
 export interface SourceSpec {
   id: SourceId;
@@ -21,6 +25,8 @@ export interface SourceSpec {
   /** Path inside the sources directory. */
   path: string;
   licence: string;
+  /** Who to credit when the texts are shared, as the licence asks. */
+  attribution: string;
   /** Public addresses to fetch it from, tried in order. */
   origins: string[];
 }
@@ -29,6 +35,9 @@ export const ONCOTREE_RELEASE = 'oncotree_2025_10_03';
 export const DO_HISTORICAL_RELEASE = '2016-09-01';
 
 const DO_RAW = 'https://raw.githubusercontent.com/DiseaseOntology/HumanDiseaseOntology/main';
+const MONDO_RAW = 'https://raw.githubusercontent.com/monarch-initiative/mondo/master/src/ontology';
+export const NCIT_RELEASE = '2018-06-08';
+const DO_ATTRIBUTION = 'Human Disease Ontology (disease-ontology.org), Schriml et al.';
 
 /** Sources in the order their text is preferred when two give the same attribute. */
 export const SOURCES: readonly SourceSpec[] = [
@@ -37,6 +46,7 @@ export const SOURCES: readonly SourceSpec[] = [
     title: 'OncoTree tumour-type tree',
     path: `oncotree/${ONCOTREE_RELEASE}.json`,
     licence: 'CC-BY-4.0',
+    attribution: 'OncoTree, Memorial Sloan Kettering Cancer Center (oncotree.mskcc.org)',
     origins: [
       `https://raw.githubusercontent.com/cBioPortal/oncotree/master/trees/${ONCOTREE_RELEASE}.json`,
       `https://oncotree.info/api/tumorTypes/tree?version=${ONCOTREE_RELEASE}`,
@@ -47,6 +57,7 @@ export const SOURCES: readonly SourceSpec[] = [
     title: 'Human Disease Ontology, NCI Thesaurus subset',
     path: 'doid/current/NCIthesaurus.obo',
     licence: 'CC0-1.0',
+    attribution: DO_ATTRIBUTION,
     origins: [`${DO_RAW}/src/ontology/releases/subsets/NCIthesaurus.obo`],
   },
   {
@@ -54,6 +65,7 @@ export const SOURCES: readonly SourceSpec[] = [
     title: 'Human Disease Ontology, cancer slim',
     path: 'doid/current/DO_cancer_slim.obo',
     licence: 'CC0-1.0',
+    attribution: DO_ATTRIBUTION,
     origins: [`${DO_RAW}/src/ontology/releases/subsets/DO_cancer_slim.obo`],
   },
   {
@@ -61,6 +73,7 @@ export const SOURCES: readonly SourceSpec[] = [
     title: 'Human Disease Ontology, rare-disease slim',
     path: 'doid/current/DO_rare_slim.obo',
     licence: 'CC0-1.0',
+    attribution: DO_ATTRIBUTION,
     origins: [`${DO_RAW}/src/ontology/releases/subsets/DO_rare_slim.obo`],
   },
   {
@@ -68,6 +81,7 @@ export const SOURCES: readonly SourceSpec[] = [
     title: 'Human Disease Ontology, term hierarchy report',
     path: 'doid/current/HumanDO.tsv',
     licence: 'CC0-1.0',
+    attribution: DO_ATTRIBUTION,
     origins: [`${DO_RAW}/DOreports/HumanDO.tsv`],
   },
   {
@@ -75,6 +89,7 @@ export const SOURCES: readonly SourceSpec[] = [
     title: 'Human Disease Ontology, DOID to NCIt report',
     path: 'doid/current/NCIinDO.tsv',
     licence: 'CC0-1.0',
+    attribution: DO_ATTRIBUTION,
     origins: [`${DO_RAW}/DOreports/NCIinDO.tsv`],
   },
   {
@@ -82,6 +97,7 @@ export const SOURCES: readonly SourceSpec[] = [
     title: 'Human Disease Ontology, logical axioms report',
     path: 'doid/current/DO-subClassOf-anonymous.tsv',
     licence: 'CC0-1.0',
+    attribution: DO_ATTRIBUTION,
     origins: [`${DO_RAW}/DOreports/DO-subClassOf-anonymous.tsv`],
   },
   {
@@ -89,7 +105,40 @@ export const SOURCES: readonly SourceSpec[] = [
     title: `Human Disease Ontology, full release ${DO_HISTORICAL_RELEASE}`,
     path: `doid/${DO_HISTORICAL_RELEASE}/doid.obo`,
     licence: 'CC-BY-3.0',
+    attribution: DO_ATTRIBUTION,
     origins: [`http://purl.obolibrary.org/obo/doid/releases/${DO_HISTORICAL_RELEASE}/doid.obo`],
+  },
+  {
+    id: 'ncit-disease',
+    title: `NCI Thesaurus, disease branch ${NCIT_RELEASE} (MONDO's OBO-graph extract)`,
+    path: `mondo/ncit-disease-${NCIT_RELEASE}.json.gz`,
+    licence: 'CC-BY-4.0',
+    attribution: 'NCI Thesaurus, National Cancer Institute (ncithesaurus.nci.nih.gov)',
+    origins: [`${MONDO_RAW}/sources/ncit-disease-${NCIT_RELEASE}.json.gz`],
+  },
+  {
+    id: 'mondo-ncit',
+    title: 'Mondo Disease Ontology, SSSOM exact matches to NCIt',
+    path: 'mondo/mondo_exactmatch_ncit.sssom.tsv',
+    licence: 'CC0-1.0',
+    attribution: 'Mondo Disease Ontology (mondo.monarchinitiative.org)',
+    origins: [`${MONDO_RAW}/mappings/mondo_exactmatch_ncit.sssom.tsv`],
+  },
+  {
+    id: 'mondo-doid',
+    title: 'Mondo Disease Ontology, SSSOM exact matches to DOID',
+    path: 'mondo/mondo_exactmatch_doid.sssom.tsv',
+    licence: 'CC0-1.0',
+    attribution: 'Mondo Disease Ontology (mondo.monarchinitiative.org)',
+    origins: [`${MONDO_RAW}/mappings/mondo_exactmatch_doid.sssom.tsv`],
+  },
+  {
+    id: 'mondo-oncotree',
+    title: 'Mondo Disease Ontology, SSSOM database cross-references to OncoTree',
+    path: 'mondo/mondo_hasdbxref_oncotree.sssom.tsv',
+    licence: 'CC0-1.0',
+    attribution: 'Mondo Disease Ontology (mondo.monarchinitiative.org)',
+    origins: [`${MONDO_RAW}/mappings/mondo_hasdbxref_oncotree.sssom.tsv`],
   },
 ];
 

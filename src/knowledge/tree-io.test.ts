@@ -26,7 +26,7 @@ describe('tree files', () => {
   it('writes one disease per line', () => {
     const lines = serialiseTree(tree).split('\n');
     const diseaseLines = lines.filter(
-      (l) => l.startsWith('{"id":"ONCOTREE:') || l.startsWith('{"id":"DOID:'),
+      (l) => l.startsWith('{"id":"ONCOTREE:') || l.startsWith('{"id":"DOID:') || l.startsWith('{"id":"NCIT:'),
     );
     assert.equal(diseaseLines.length, tree.build.counts.diseases);
   });

@@ -40,6 +40,7 @@ export function serialiseTree(tree: KnowledgeTree): string {
       file: s.file,
       version: s.version,
       licence: s.licence,
+      ...(s.attribution !== undefined ? { attribution: s.attribution } : {}),
       sha256: s.sha256,
       bytes: s.bytes,
     })),

@@ -39,8 +39,9 @@ describe('user import', () => {
       { source: 'user:user-attributes.tsv', ref: 'line 2 (Pathology notes)', licence: 'CC-BY-4.0' },
     ]);
     assert.equal(luad.attributes.find((a) => a.text === 'LUAD')?.provenance[0]?.licence, 'proprietary');
-    // A synonym equal to the name only adds provenance to the name.
-    assert.equal(luad.attributes.filter((a) => a.kind === 'name')[0]?.provenance.length, 3);
+    // A synonym equal to the name only adds provenance to the name (OncoTree, DO, NCIt label and
+    // synonym, then the import).
+    assert.equal(luad.attributes.filter((a) => a.kind === 'name')[0]?.provenance.length, 5);
     assert.ok(
       find(next, 'ONCOTREE:MEL')?.attributes.some(
         (a) => a.kind === 'cytology' && a.text.startsWith('Melanoma cells'),

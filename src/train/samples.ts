@@ -15,7 +15,7 @@ import { ATTRIBUTE_KINDS, type AttributeKind } from '../knowledge/schema.ts';
 
 /** A sample as training reads it: export's `Sample`, with `tissue` optional, and `source` (its
  * provenance: the sorted unique source ids of the text joined with "+", e.g.
- * "do-ncit-subset+ncit-disease") optional; the cross-source split needs it (src/train/source-split.ts). */
+ * "do-ncit-subset+ncit-disease") optional; the cross-source split needs it (src/train/held-out-splits.ts). */
 export type TrainingSample = Omit<Sample, 'tissue' | 'source'> & { tissue?: string; source?: string };
 
 export class SampleFileError extends Error {
