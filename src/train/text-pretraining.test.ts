@@ -54,8 +54,8 @@ const tiny: TextPretrainingConfig = textPretrainingConfigSchema.parse({
   threads: 1,
 });
 
-const losses = (dir: string) =>
-  readMetrics(join(dir, 'metrics.jsonl')).flatMap((l) =>
+const losses = (dir: string): unknown[][] =>
+  readMetrics(join(dir, 'metrics.jsonl')).flatMap((l): unknown[][] =>
     l.loss !== undefined ? [[l.step, l.loss, l.terms?.maskedAccuracy]] : l.eval ? [[l.step, l.eval]] : [],
   );
 

@@ -31,8 +31,8 @@ import {
 // Defaults: see docs/text-pretraining.md for the throughput measurements behind the model size.
 export const textPretrainingConfigSchema = z.strictObject({
   layers: z.number().int().positive().max(48).default(4),
-  hidden: z.number().int().positive().max(4096).default(256),
-  heads: z.number().int().positive().max(64).default(4),
+  hidden: z.number().int().positive().max(4096).default(128),
+  heads: z.number().int().positive().max(64).default(2),
   /** Default 4 × hidden, as BERT. */
   intermediate: z.number().int().positive().max(16384).optional(),
   seqLength: z.number().int().min(8).max(512).default(128),
@@ -46,7 +46,7 @@ export const textPretrainingConfigSchema = z.strictObject({
   lr: z.number().positive().default(5e-4),
   warmup: z.number().int().nonnegative().default(200),
   weightDecay: z.number().nonnegative().default(0.01),
-  steps: z.number().int().positive().default(2000),
+  steps: z.number().int().positive().default(5000),
   evalEvery: z.number().int().positive().default(200),
   checkpointEvery: z.number().int().positive().default(100),
   /** Share of each corpus file's paragraphs held out for validation (chosen by a hash of the text). */
