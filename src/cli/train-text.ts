@@ -79,11 +79,10 @@ export function registerTrainTextCommand(program: Command): void {
         o.minutes !== undefined ? { minutes: o.minutes } : {},
       );
       const s = run.summary;
-      const evalText = s.finalEval
-        ? Object.entries(s.finalEval)
-            .map(([k, v]) => `${k} ${v.toFixed(4)}`)
-            .join(', ')
-        : 'no evaluation';
+      const figures = Object.entries(s.finalEval ?? {});
+      const evalText = figures.length
+        ? figures.map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')
+        : 'none (no paragraph fell in the held-out slice)';
       process.stdout.write(
         `trained steps ${s.firstStep}→${s.lastStep} in ${s.seconds.toFixed(0)} s (stopped by ${s.stoppedBy}) on ${run.trainSequences} sequences (${run.trainTokens} tokens); held-out ${evalText}\nmodel folder ${out} (use: kep train knowledge --init ${out})\n`,
       );

@@ -193,6 +193,7 @@ function prepare(corpus: TextCorpus, outDir: string, cfg: TextPretrainingConfig)
   const split = splitCorpus(corpus, cfg);
   if (split.train.length === 0)
     throw new Error('no training text: every paragraph went to the held-out slice');
+  mkdirSync(outDir, { recursive: true });
   const vocabPath = join(outDir, 'vocab.txt');
   // Built once per folder, so a resumed run keeps the ids its checkpoints were trained with.
   if (!existsSync(vocabPath)) {
@@ -205,6 +206,7 @@ function prepare(corpus: TextCorpus, outDir: string, cfg: TextPretrainingConfig)
   const roles = tokenRoles(tokenizer);
   const train = tokenizeAndPack(tokenizer, split.train, cfg, roles, 'tokenising');
   const validAll = tokenizeAndPack(tokenizer, split.valid, cfg, roles, 'tokenising held-out');
+  if (validAll.count === 0) process.stderr.write('no paragraph fell in the held-out slice: no validation\n');
   const n = Math.min(validAll.count, cfg.evalSequences);
   const valid = { ...validAll, count: n, tokens: validAll.tokens.subarray(0, n * cfg.seqLength) };
   return { tokenizer, roles, train, valid, split };
@@ -239,7 +241,6 @@ export async function pretrainText(
   cfg: TextPretrainingConfig,
   opts: { minutes?: number } = {},
 ): Promise<TextRun> {
-  mkdirSync(outDir, { recursive: true });
   const p = prepare(corpus, outDir, cfg);
   const model = bertConfigOf(cfg, p.tokenizer.vocabSize);
   if (cfg.seqLength > model.maxPositions)
