@@ -135,10 +135,12 @@ test('a tiny MLM run writes a Hugging Face BERT folder that S1 loads unchanged a
 });
 
 test('an MLM run interrupted mid-way resumes to the same loss curve as an uninterrupted one', async () => {
+  // Enough steps after the first checkpoint that the signal lands mid-run even on a busy machine.
+  const long = { ...tiny, steps: 12 };
   const straight = mkdtempSync(join(tmpdir(), 'kep-mlm-a-'));
-  await pretrainText({ files: corpus() }, straight, tiny);
+  await pretrainText({ files: corpus() }, straight, long);
   const reference = losses(straight);
-  assert.equal(reference.filter((l) => typeof l[1] === 'number').length, 6);
+  assert.equal(reference.filter((l) => typeof l[1] === 'number').length, 12);
 
   const cut = mkdtempSync(join(tmpdir(), 'kep-mlm-b-'));
   // SIGINT once the first checkpoint exists: the loop finishes its step, saves and returns.
@@ -148,13 +150,13 @@ test('an MLM run interrupted mid-way resumes to the same loss curve as an uninte
       process.emit('SIGINT');
     }
   }, 5);
-  const first = await pretrainText({ files: corpus() }, cut, tiny);
+  const first = await pretrainText({ files: corpus() }, cut, long);
   clearInterval(timer);
   assert.equal(first.summary.stoppedBy, 'signal');
-  assert.ok(first.summary.lastStep < 6, `stopped at ${first.summary.lastStep}`);
-  const second = await pretrainText({ files: corpus() }, cut, tiny);
+  assert.ok(first.summary.lastStep < 12, `stopped at ${first.summary.lastStep}`);
+  const second = await pretrainText({ files: corpus() }, cut, long);
   assert.ok(second.summary.resumedFrom);
-  assert.equal(second.summary.lastStep, 6);
+  assert.equal(second.summary.lastStep, 12);
   assert.deepEqual(losses(cut), reference);
   assert.deepEqual(
     readSafetensors(join(cut, 'model.safetensors')).tensors.get('cls.predictions.bias')!.data,
