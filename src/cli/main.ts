@@ -6,6 +6,7 @@ import { registerDemoCommand } from './demo.ts';
 import { registerKnowledgeCommands } from './knowledge.ts';
 import { registerModelCommands } from './models.ts';
 import { registerTrainCommands } from './train.ts';
+import { registerTrainTextCommand } from './train-text.ts';
 import { registerVlpTrainCommand } from './train-vlp.ts';
 import { registerVisionLanguageCommands } from './vl.ts';
 import { registerWsiCommands } from './wsi.ts';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerModelCommands(program);
   registerTrainCommands(program);
+  registerTrainTextCommand(program);
   registerVlpTrainCommand(program);
   registerVisionLanguageCommands(program);
   registerWsiCommands(program);

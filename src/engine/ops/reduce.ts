@@ -40,3 +40,16 @@ export const reduceMin = (x: Tensor, axes?: readonly number[], keepdims = false)
   attrReduce('ReduceMin', x, axes, keepdims);
 export const reduceLogSumExp = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor =>
   attrReduce('ReduceLogSumExp', x, axes, keepdims);
+
+/** Index of the largest value along an axis (int64, no gradient): accuracies and predictions. */
+export function argMax(x: Tensor, axis: number, keepdims = false): Tensor {
+  requireFloat('ArgMax', x);
+  const a = normAxis(axis, x.rank, 'ArgMax');
+  return x.graph.node(
+    'ArgMax',
+    [x],
+    { axis: a, keepdims: keepdims ? 1 : 0 },
+    [{ dtype: 'int64', shape: reducedShape(x, [a], keepdims) }],
+    { noGrad: true },
+  )[0]!;
+}
