@@ -9,6 +9,7 @@ import { commandGroup } from './groups.ts';
 import { modelSource } from './vl.ts';
 import { addPatchOptions, addSegmentOptions, patchOptionsFrom, segmentOptionsFrom } from './wsi.ts';
 import { kList, positiveInt, wholeNumber } from './arguments.ts';
+import { batchOutcome } from './outcome.ts';
 
 export interface WsiRunDeps {
   loadModel: (source: ModelSource) => Promise<VisionLanguageModel>;
@@ -123,8 +124,12 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
       `kep: ${summary.slides.length} slide${summary.slides.length === 1 ? '' : 's'}: ${c.done} done, ${c.skipped} skipped, ${c.failed} failed, ${c.locked} locked` +
         ` → ${o.out}/summary.md\n`,
     );
-    for (const s of summary.slides)
+    for (const s of summary.slides) {
       if (s.status === 'failed' || s.status === 'locked') err(`kep:   ${s.slide}: ${s.error}\n`);
+      if (s.note) err(`kep:   ${s.slide}: ${s.note}\n`);
+    }
+    // Exit status (src/cli/outcome.ts): 1 when every slide failed, 2 when some did.
+    batchOutcome(summary.slides.length, c.failed);
     if (subtyping)
       for (const b of subtyping.balancedAccuracy)
         err(
