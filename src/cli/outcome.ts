@@ -45,7 +45,9 @@ export function checkInputs(
     );
   }
   if (failed.length > 0) {
-    note(`kep: ${failed.length} of ${total} ${what} failed (listed above); exit status 2 (partial)\n`);
+    note(
+      `kep: ${failed.length} of ${total} ${what} failed (named above) and were left out; exit status 2 (partial)\n`,
+    );
     pending = Math.max(pending, EXIT_PARTIAL);
   }
 }

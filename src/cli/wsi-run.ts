@@ -8,7 +8,7 @@ import { OVERVIEW_SIDE } from '../wsi/overview.ts';
 import { commandGroup } from './groups.ts';
 import { modelSource } from './vl.ts';
 import { addPatchOptions, addSegmentOptions, patchOptionsFrom, segmentOptionsFrom } from './wsi.ts';
-import { kList, positiveInt, wholeNumber } from './arguments.ts';
+import { kList, positiveInt, threadCount } from './arguments.ts';
 import { batchOutcome } from './outcome.ts';
 
 export interface WsiRunDeps {
@@ -69,7 +69,7 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
     .option('--weights <file>', 'checkpoint for a registry model (without one the model is UNTRAINED)')
     .option('--vocab <file>', "vocab.txt (or tokenizer folder) of a registry model's text tower")
     .option('--key-map <name>', "key map of the checkpoint (default: the registry entry's)")
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', threadCount('--threads', 1))
     .option('--prompts <file>', 'prompt sets: score each slide and draw per-class heatmaps')
     .option('--labels <file>', 'slide,label table (or a label column in the slide list): balanced accuracy')
     .option('--root <dir>', 'folder that relative paths in the slide list are resolved against')
@@ -79,7 +79,7 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
     .option(
       '--workers <n>',
       'patch reader threads (0: main thread; default cores − 1, at most 4)',
-      wholeNumber,
+      threadCount('--workers', 0),
     )
     .option('--overview-size <px>', 'longer side of overview.png', positiveInt, OVERVIEW_SIDE)
     .option('--heatmap-size <px>', 'longer side of the heatmaps (one PNG per class)', positiveInt, 1024)
