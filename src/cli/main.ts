@@ -11,6 +11,8 @@ import { registerVlpTrainCommand } from './train-vlp.ts';
 import { registerVisionLanguageCommands } from './vl.ts';
 import { registerWsiCommands } from './wsi.ts';
 import { registerWsiRunCommand } from './wsi-run.ts';
+import { describeError } from '../util/fs-errors.ts';
+import { EXIT_FAILED, takeExitStatus } from './outcome.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -36,8 +38,11 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
+    const status = takeExitStatus();
+    if (status > Number(process.exitCode ?? 0)) process.exitCode = status;
   } catch (err: unknown) {
-    process.stderr.write(`kep: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    // File-system errors say the path and the real cause (read-only, no space…), never a bare errno.
+    process.stderr.write(`kep: ${describeError(err)}\n`);
+    process.exitCode = EXIT_FAILED;
   }
 }

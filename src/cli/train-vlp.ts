@@ -9,7 +9,8 @@ import { readPromptFile } from '../data/prompt-sets.ts';
 import { vlpEvaluation } from '../train/vlp-evaluation.ts';
 import { trainVisionLanguage, vlpConfigSchema } from '../train/vlp.ts';
 import { readSettings } from './config-file.ts';
-import { positive } from './arguments.ts';
+import { intInRange, positive } from './arguments.ts';
+import { MAX_IMAGE_SIZE } from '../data/preprocess.ts';
 import { commandGroup } from './groups.ts';
 
 interface VlpFlags {
@@ -67,7 +68,7 @@ export function registerVlpTrainCommand(program: Command): void {
     .option(
       '--image-size <n>',
       'train at this image size (ViT towers; images must be at least this big)',
-      positive,
+      intInRange(8, MAX_IMAGE_SIZE, `pixels; at most ${MAX_IMAGE_SIZE}: memory grows with the square`),
     )
     .option('--minutes <n>', 'stop after this much wall time with a usable checkpoint', positive)
     .option('--steps <n>', 'optimiser steps of the whole run', positive)

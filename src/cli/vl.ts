@@ -3,7 +3,7 @@
 // set in the published formats, to try them on). docs/zero-shot.md and docs/datasets.md.
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { type LabelFrom, readLabelled } from '../data/labelled.ts';
 import { readPairs } from '../data/pairs.ts';
 import { poolPromptSets, readPromptFile } from '../data/prompt-sets.ts';
@@ -26,9 +26,12 @@ import { zeroShotClassify } from '../eval/zeroshot.ts';
 import { UNTRAINED_WARNING, writeZeroShotReport, zeroShotSummary } from '../eval/zeroshot-report.ts';
 import { loadTree } from '../knowledge/tree-io.ts';
 import { IMAGE_NORMS, type ImageNorm } from '../models/registry.ts';
+import { textLengthProblem } from '../text/limits.ts';
+import { removeStaleTemps } from '../util/atomic.ts';
 import { createProgress } from '../util/progress.ts';
 import { commandGroup } from './groups.ts';
-import { kList, positiveInt, wholeNumber } from './arguments.ts';
+import { kList, positiveInt, threadCount, wholeNumber } from './arguments.ts';
+import { checkInputs } from './outcome.ts';
 
 export type ModelLoader = (source: ModelSource) => Promise<VisionLanguageModel>;
 
@@ -69,7 +72,7 @@ function withModelOptions(c: Command): Command {
     .option('--vocab <file>', "vocab.txt (or tokenizer folder) of a registry model's text tower")
     .option('--key-map <name>', "key map of the checkpoint (default: the registry entry's)")
     .addOption(imageNormOption())
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt);
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', threadCount('--threads', 1));
 }
 
 /** `--image-norm`: KEP-CTP's authors trained with CLIP's mean/std and evaluated with ImageNet's. */
@@ -111,8 +114,16 @@ export function registerVisionLanguageCommands(
   const warnIfUntrained = (model: VisionLanguageModel): void => {
     if (model.untrained) err(`kep: ⚠ ${UNTRAINED_WARNING} (${model.source})\n`);
   };
-  const reportUnreadable = (n: number, total: number, what: string): void => {
-    if (n > 0) err(`kep: ${n} of ${total} ${what} unreadable, left out (listed in the report/JSON)\n`);
+  // Each unreadable image named, then the shared rule (src/cli/outcome.ts): all unreadable → an
+  // error before anything is written; some → the rest are used and the command exits 2.
+  const reportUnreadable = (
+    unreadable: readonly { path: string; reason: string }[],
+    total: number,
+    what: string,
+  ): void => {
+    for (const u of unreadable.slice(0, 20)) err(`kep:   unreadable: ${u.path}: ${u.reason}\n`);
+    if (unreadable.length > 20) err(`kep:   … and ${unreadable.length - 20} more\n`);
+    checkInputs(what, total, unreadable, err);
   };
   const evalGroup = commandGroup(program, 'eval', 'evaluations');
 
@@ -133,7 +144,7 @@ export function registerVisionLanguageCommands(
     .option('--out <dir>', 'write a report: zeroshot.json, zeroshot.md, confusion.svg/png')
     .option('--json', 'print one JSON object {wF1, bacc, n_sets, …}', false)
     .option('--batch <n>', 'images per model call', positiveInt, 32)
-    .option('--workers <n>', 'image decoding threads (0: main thread)', wholeNumber)
+    .option('--workers <n>', 'image decoding threads (0: main thread)', threadCount('--workers', 0))
     .option('--image-column <name>', 'image column of the labels file')
     .option('--label-column <name>', 'label column of the labels file')
     .addOption(
@@ -183,7 +194,7 @@ export function registerVisionLanguageCommands(
             data.items.map((i) => i.path),
             { batchSize: o.batch, ...(o.workers !== undefined ? { workers: o.workers } : {}) },
           );
-          reportUnreadable(f.unreadable.length, data.items.length, 'images');
+          reportUnreadable(f.unreadable, data.items.length, 'images');
           const t1 = performance.now();
           const texts = new TextEmbeddingCache(model);
           const progress = createProgress({ label: 'prompt sets', total: sets.length });
@@ -239,7 +250,7 @@ export function registerVisionLanguageCommands(
     .option('--k <list>', 'cut-offs', kList, [1, 10, 50])
     .option('--json', 'print one JSON object', false)
     .option('--batch <n>', 'images per model call', positiveInt, 32)
-    .option('--workers <n>', 'image decoding threads (0: main thread)', wholeNumber)
+    .option('--workers <n>', 'image decoding threads (0: main thread)', threadCount('--workers', 0))
     .action(
       async (
         o: ModelOptions & {
@@ -259,7 +270,7 @@ export function registerVisionLanguageCommands(
             batchSize: o.batch,
             ...(o.workers !== undefined ? { workers: o.workers } : {}),
           });
-          reportUnreadable(f.unreadable.length, pairs.size, 'images');
+          reportUnreadable(f.unreadable, pairs.size, 'images');
           // A pair whose image is unreadable leaves with its caption: the set stays 1:1.
           const captions = f.indices.map((i) => pairs.caption(i));
           const texts = await new TextEmbeddingCache(model).embed(captions);
@@ -304,7 +315,7 @@ export function registerVisionLanguageCommands(
     .option('--root <dir>', 'folder that relative paths are resolved against (default: the current folder)')
     .requiredOption('--out <file>', 'output .safetensors (embeddings [n, dim] + paths in the metadata)')
     .option('--batch <n>', 'images per model call', positiveInt, 32)
-    .option('--workers <n>', 'image decoding threads (0: main thread)', wholeNumber)
+    .option('--workers <n>', 'image decoding threads (0: main thread)', threadCount('--workers', 0))
     .action(
       async (
         images: string[],
@@ -312,6 +323,8 @@ export function registerVisionLanguageCommands(
       ) => {
         const paths = [...images, ...(o.list ? listFile(o.list) : [])].map((p) => resolve(o.root ?? '.', p));
         if (paths.length === 0) throw new Error('give image files or --list');
+        // The temporaries of an earlier writer of this file that was killed.
+        removeStaleTemps(dirname(resolve(o.out)), basename(o.out));
         const model = await load(modelSource(o));
         try {
           warnIfUntrained(model);
@@ -319,7 +332,7 @@ export function registerVisionLanguageCommands(
             batchSize: o.batch,
             ...(o.workers !== undefined ? { workers: o.workers } : {}),
           });
-          reportUnreadable(f.unreadable.length, paths.length, 'images');
+          reportUnreadable(f.unreadable, paths.length, 'images');
           writeEmbeddings(o.out, {
             kind: 'images',
             items: f.indices.map((i) => paths[i]!),
@@ -345,6 +358,13 @@ export function registerVisionLanguageCommands(
     .action(async (texts: string[], o: ModelOptions & { list?: string; out: string; batch: number }) => {
       const all = [...texts, ...(o.list ? listFile(o.list) : [])];
       if (all.length === 0) throw new Error('give texts or --list');
+      all.forEach((t, i) => {
+        const problem = textLengthProblem(t);
+        if (problem)
+          throw new Error(
+            `${i < texts.length ? `text argument ${i + 1}` : `${o.list}: text ${i - texts.length + 1}`}: ${problem}`,
+          );
+      });
       const model = await load(modelSource(o));
       try {
         warnIfUntrained(model);
@@ -392,7 +412,7 @@ export function registerVisionLanguageCommands(
     .option('--max-synonyms <n>', "at most this many of the tree's names per class", positiveInt, 5)
     .option('--top <n>', 'classes to list per image', positiveInt, 3)
     .option('--json', 'one JSON object', false)
-    .option('--workers <n>', 'image decoding threads (0: main thread)', wholeNumber)
+    .option('--workers <n>', 'image decoding threads (0: main thread)', threadCount('--workers', 0))
     .action(
       async (
         images: string[],
@@ -437,6 +457,9 @@ export function registerVisionLanguageCommands(
             progress: false,
             ...(o.workers !== undefined ? { workers: o.workers } : {}),
           });
+          // Every image unreadable: an error (exit 1), each named; some: listed below, exit 2.
+          if (f.indices.length === 0) reportUnreadable(f.unreadable, paths.length, 'images');
+          else checkInputs('images', paths.length, f.unreadable, () => {});
           const classes = await classEmbeddings(set, new TextEmbeddingCache(model));
           const c = classes.labels.length;
           const scores = cosineScores(f.features, classes);

@@ -9,7 +9,8 @@ import { commandGroup } from './groups.ts';
 import { imageNormOption, modelSource } from './vl.ts';
 import type { ImageNorm } from '../models/registry.ts';
 import { addPatchOptions, addSegmentOptions, patchOptionsFrom, segmentOptionsFrom } from './wsi.ts';
-import { kList, positiveInt, wholeNumber } from './arguments.ts';
+import { kList, positiveInt, threadCount } from './arguments.ts';
+import { batchOutcome } from './outcome.ts';
 
 export interface WsiRunDeps {
   loadModel: (source: ModelSource) => Promise<VisionLanguageModel>;
@@ -71,7 +72,7 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
     .option('--vocab <file>', "vocab.txt (or tokenizer folder) of a registry model's text tower")
     .option('--key-map <name>', "key map of the checkpoint (default: the registry entry's)")
     .addOption(imageNormOption())
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInt)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', threadCount('--threads', 1))
     .option('--prompts <file>', 'prompt sets: score each slide and draw per-class heatmaps')
     .option('--labels <file>', 'slide,label table (or a label column in the slide list): balanced accuracy')
     .option('--root <dir>', 'folder that relative paths in the slide list are resolved against')
@@ -81,7 +82,7 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
     .option(
       '--workers <n>',
       'patch reader threads (0: main thread; default cores − 1, at most 4)',
-      wholeNumber,
+      threadCount('--workers', 0),
     )
     .option('--overview-size <px>', 'longer side of overview.png', positiveInt, OVERVIEW_SIDE)
     .option('--heatmap-size <px>', 'longer side of the heatmaps (one PNG per class)', positiveInt, 1024)
@@ -127,8 +128,12 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
       `kep: ${summary.slides.length} slide${summary.slides.length === 1 ? '' : 's'}: ${c.done} done, ${c.skipped} skipped, ${c.failed} failed, ${c.locked} locked` +
         ` → ${o.out}/summary.md\n`,
     );
-    for (const s of summary.slides)
+    for (const s of summary.slides) {
       if (s.status === 'failed' || s.status === 'locked') err(`kep:   ${s.slide}: ${s.error}\n`);
+      if (s.note) err(`kep:   ${s.slide}: ${s.note}\n`);
+    }
+    // Exit status (src/cli/outcome.ts): 1 when every slide failed, 2 when some did.
+    batchOutcome(summary.slides.length, c.failed);
     if (subtyping)
       for (const b of subtyping.balancedAccuracy)
         err(

@@ -7,7 +7,7 @@ import { createProgress } from '../util/progress.ts';
 import { OVERVIEW_SIDE, writeOverview } from '../wsi/overview.ts';
 import { PATCH_DEFAULTS, patchGrid, patchGridJson, type PatchGridOptions } from '../wsi/patch-grid.ts';
 import { SEGMENT_DEFAULTS, type SegmentOptions, segmentationSummary, segmentTissue } from '../wsi/segment.ts';
-import { openSlide, type Slide } from '../wsi/slide.ts';
+import { NOTE_PROPERTY, openSlide, type Slide } from '../wsi/slide.ts';
 import { writeTissueGeoJson } from '../wsi/tissue-geojson.ts';
 import { commandGroup } from './groups.ts';
 import { numberArg, positive, positiveInt, wholeNumber } from './arguments.ts';
@@ -169,6 +169,7 @@ function formatInfo(slide: Slide, associated: { name: string; width: number; hei
   const lines = [
     `${slide.path}`,
     `  reader      ${slide.reader} (${slide.vendor})`,
+    ...(slide.properties[NOTE_PROPERTY] ? [`  note        ${slide.properties[NOTE_PROPERTY]}`] : []),
     `  size        ${slide.width} × ${slide.height} px at level 0`,
     `  µm/px       ${slide.mpp === undefined ? 'not stated' : `${slide.mpp.x} × ${slide.mpp.y}`}`,
     `  objective   ${slide.objectivePower === undefined ? 'not stated' : `${slide.objectivePower}×`}`,

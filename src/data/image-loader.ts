@@ -201,7 +201,8 @@ export class ImageLoader {
     this.opts = {
       preprocess: opts.preprocess,
       batchSize: opts.batchSize,
-      workers,
+      // Never more threads than cores or than images: each worker holds its own decode buffers.
+      workers: Math.min(workers, availableParallelism(), Math.max(1, this.source.size)),
       prefetch,
       seed: opts.seed ?? 0,
       dropLast: opts.dropLast ?? false,

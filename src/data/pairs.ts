@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
+import { textLengthProblem } from '../text/limits.ts';
 import { ManifestError, findColumn, readDelimited } from './delimited.ts';
 import { PackedStrings } from './packed-strings.ts';
 
@@ -56,7 +57,11 @@ const jsonlPair = z.looseObject({
 
 function check(file: string, rec: PairRecord, opts: PairReadOptions): PairRecord | undefined {
   const reason =
-    rec.image.trim() === '' ? 'empty image name' : rec.caption.trim() === '' ? 'empty caption' : undefined;
+    rec.image.trim() === ''
+      ? 'empty image name'
+      : rec.caption.trim() === ''
+        ? 'empty caption'
+        : textLengthProblem(rec.caption) && `caption of ${textLengthProblem(rec.caption)}`;
   if (!reason) return rec;
   if (opts.onInvalid === 'skip') {
     opts.onSkip?.({ line: rec.line, reason });

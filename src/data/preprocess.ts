@@ -7,10 +7,21 @@ import { centerCrop, randomCrop, resize, shortestSideSize } from './transforms.t
 
 const triple = z.tuple([z.number(), z.number(), z.number()]);
 
+/**
+ * The largest square side kep feeds a model. A batch holds 3·size²·4 bytes per image and a ViT's
+ * attention grows with size⁴: 1024 px (a 64×64 token grid at patch 16) is far above every published
+ * pathology model (224–448) and still fits a workstation; 100 000 px would ask for terabytes.
+ */
+export const MAX_IMAGE_SIZE = 1024;
+
 export const preprocessConfigSchema = z
   .object({
     /** Output side in pixels (square). */
-    size: z.number().int().positive(),
+    size: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_IMAGE_SIZE, `at most ${MAX_IMAGE_SIZE} px (memory grows with the square of the side)`),
     /** 'shortest': torchvision Resize(size); 'exact': Resize((size, size)); 'none': keep. */
     resize: z.enum(['shortest', 'exact', 'none']),
     interpolation: z.enum(['bicubic', 'bilinear']),

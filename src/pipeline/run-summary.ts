@@ -23,6 +23,8 @@ export interface SlideSummary {
   label?: string;
   /** The ensemble prediction at the largest K, when prompts were given. */
   prediction?: string;
+  /** Why an earlier run's outputs were not trusted ("redone: features.h5 corrupt (…)"). */
+  note?: string;
 }
 
 export interface RunSummary {
@@ -74,6 +76,11 @@ export function summaryMarkdown(summary: RunSummary, subtypingMd?: string): stri
     lines.push('', '## Not processed', '');
     for (const s of failed)
       lines.push(`- **${s.slide}** (${s.error_kind ?? s.status}): ${cell(s.error ?? '')}`);
+  }
+  const noted = summary.slides.filter((s) => s.note);
+  if (noted.length > 0) {
+    lines.push('', '## Notes', '');
+    for (const s of noted) lines.push(`- **${s.slide}**: ${cell(s.note!)}`);
   }
   if (subtypingMd) lines.push('', '## Zero-shot subtyping', '', subtypingMd.trimEnd());
   return lines.join('\n') + '\n';

@@ -2,7 +2,7 @@
 // (CSV/TSV with a header: a slide column of paths, relative to the list's folder or --root, and an
 // optional label column). Labels can also come from a separate table (`slide,label`), matched on
 // the slide's id (its file name without extension) or its file name.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { ManifestError, findColumn, readDelimited } from '../data/delimited.ts';
 import { LABEL_COLUMNS } from '../data/labelled.ts';
@@ -12,6 +12,8 @@ export interface SlideInput {
   id: string;
   path: string;
   label?: string;
+  /** Why the entry cannot be a slide (a dangling link, no permission): the run records it as failed. */
+  problem?: { kind: 'not-found' | 'unreadable'; reason: string };
 }
 
 export const SLIDE_COLUMNS = [
@@ -48,13 +50,45 @@ export function slideId(path: string): string {
   return ext ? name.slice(0, -ext.length) : name;
 }
 
+/** Why a folder entry cannot be examined: a dangling link says where it points. */
+function entryProblem(path: string, err: unknown): NonNullable<SlideInput['problem']> {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (code === 'ENOENT' || code === 'ELOOP') {
+    try {
+      if (lstatSync(path).isSymbolicLink())
+        return {
+          kind: 'not-found',
+          reason:
+            code === 'ELOOP'
+              ? 'a symbolic link that loops'
+              : `a dangling symbolic link (to ${readlinkSync(path)}, which does not exist)`,
+        };
+    } catch {
+      // Gone since the listing: reported as missing below.
+    }
+    return { kind: 'not-found', reason: 'disappeared while the folder was listed' };
+  }
+  return { kind: 'unreadable', reason: `cannot examine the entry: ${(err as Error).message}` };
+}
+
+/** The folder's files; an entry that cannot be examined is listed with its problem, not thrown. */
 function listFolder(dir: string): SlideInput[] {
-  return readdirSync(dir)
+  const out: SlideInput[] = [];
+  const names = readdirSync(dir)
     .filter((f) => !f.startsWith('.') && !NOT_SLIDES.has(extname(f).toLowerCase()))
-    .sort()
-    .map((f) => join(dir, f))
-    .filter((p) => statSync(p).isFile())
-    .map((p) => ({ id: slideId(p), path: p }));
+    .sort();
+  for (const name of names) {
+    const path = join(dir, name);
+    let isFile: boolean;
+    try {
+      isFile = statSync(path).isFile();
+    } catch (err) {
+      out.push({ id: slideId(path), path, problem: entryProblem(path, err) });
+      continue;
+    }
+    if (isFile) out.push({ id: slideId(path), path });
+  }
+  return out;
 }
 
 /** A one-column list (header, then one path per line) has no delimiter for readDelimited to find. */

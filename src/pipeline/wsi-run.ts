@@ -8,6 +8,10 @@
 //   - done.json records a key of what the outputs depend on (the slide file's size and mtime, the
 //     patch settings, the model; the prompts for the scores): a slide whose key matches is skipped,
 //     one whose prompts alone changed is only re-scored;
+//   - done.json also records the size and SHA-256 of every output it vouches for; a rerun re-checks
+//     them (a stat, and a checksum only when a file's mtime moved) and redoes a slide whose
+//     features.h5 (or other output) is missing or damaged, saying so ("redone: features.h5 corrupt");
+//   - a folder entry that cannot be a slide (a dangling link) is a failed slide, not a crash;
 //   - a slide is claimed with a lock file (lock.ts) for as long as this process works on it; a
 //     second process skips it ('locked') and takes the others;
 //   - a slide that fails (unreadable, unsupported, truncated, no tissue) is recorded in failed.json
@@ -35,6 +39,7 @@ import {
   type SubtypingSummary,
 } from '../eval/slide-subtyping.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { digestFile, digestProblem, fileDigestSchema } from '../util/file-digest.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
 import { thumbnail } from '../wsi/downsample.ts';
 import { defaultReaderWorkers, embedSlidePatches } from '../wsi/embed-patches.ts';
@@ -44,7 +49,7 @@ import { OVERVIEW_SIDE, writeOverview } from '../wsi/overview.ts';
 import { PatchReaderPool } from '../wsi/patch-reader.ts';
 import { PATCH_DEFAULTS, type PatchGrid, type PatchGridOptions, patchGrid } from '../wsi/patch-grid.ts';
 import { resolveSegmentOptions, type SegmentOptions, segmentTissue } from '../wsi/segment.ts';
-import { openSlide, SlideError, type Slide } from '../wsi/slide.ts';
+import { NOTE_PROPERTY, openSlide, SlideError, type Slide } from '../wsi/slide.ts';
 import { tissueGeoJson } from '../wsi/tissue-geojson.ts';
 import { tryLock } from './lock.ts';
 import { countStatuses, type RunSummary, type SlideSummary, writeRunSummary } from './run-summary.ts';
@@ -98,8 +103,44 @@ const doneSchema = z.object({
   model: z.string(),
   untrained: z.boolean(),
   finished: z.string(),
+  /** Output file → size, checksum, mtime (absent in markers written before kep recorded them). */
+  outputs: z.record(z.string(), fileDigestSchema).optional(),
 });
 type DoneRecord = z.infer<typeof doneSchema>;
+
+/** Outputs that depend only on the scores (the rest depend on the embedding). */
+const isScoreOutput = (name: string): boolean => name === 'scores.json' || /^heatmap-.*\.png$/.test(name);
+const isOutput = (name: string): boolean =>
+  ['features.h5', 'tissue.geojson', 'overview.png'].includes(name) || isScoreOutput(name);
+
+type Assessment =
+  | { state: 'complete'; done: DoneRecord }
+  | { state: 'rescore'; problem?: string }
+  | { state: 'redo'; problem?: string };
+
+/**
+ * What an earlier run left for a slide: complete (skip it), features current but scores to redo,
+ * or everything to redo; a problem says which recorded output no longer matches its record.
+ */
+function assess(dir: string, embedKey: string, scoreKey: string | null): Assessment {
+  const done = readJson(join(dir, 'done.json'), doneSchema);
+  if (done?.embedKey !== embedKey) return { state: 'redo' };
+  const outputs = done.outputs ?? { 'features.h5': undefined };
+  let scoreProblem: string | undefined;
+  for (const [name, want] of Object.entries(outputs)) {
+    const problem = want
+      ? digestProblem(join(dir, name), want)
+      : existsSync(join(dir, name))
+        ? undefined
+        : 'missing';
+    if (!problem) continue;
+    if (!isScoreOutput(name)) return { state: 'redo', problem: `${name} ${problem}` };
+    scoreProblem ??= `${name} ${problem}`;
+  }
+  if (done.scoreKey !== scoreKey) return { state: 'rescore' };
+  if (scoreProblem) return { state: 'rescore', problem: scoreProblem };
+  return { state: 'complete', done };
+}
 
 const failedSchema = z.object({ embedKey: z.string(), error: z.string(), kind: z.string() });
 
@@ -250,10 +291,17 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
       ...(input.label !== undefined ? { label: input.label } : {}),
     };
     summaries.push(base);
-    const done = readJson(join(dir, 'done.json'), doneSchema);
-    const featuresCurrent = done?.embedKey === embedKey && existsSync(join(dir, 'features.h5'));
-    if (featuresCurrent && done.scoreKey === scoreKey) {
-      Object.assign(base, { status: 'skipped', n_patches: done.n_patches });
+    if (input.problem) {
+      Object.assign(base, {
+        status: 'failed',
+        error: `${input.path}: ${input.problem.reason}`,
+        error_kind: input.problem.kind,
+      });
+      continue;
+    }
+    const before = assess(dir, embedKey, scoreKey);
+    if (before.state === 'complete') {
+      Object.assign(base, { status: 'skipped', n_patches: before.done.n_patches });
       continue;
     }
     const failed = readJson(join(dir, 'failed.json'), failedSchema);
@@ -275,17 +323,14 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
       continue;
     }
     // Another process may have finished the slide between our look at done.json and the lock.
-    const doneNow = readJson(join(dir, 'done.json'), doneSchema);
-    if (
-      doneNow?.embedKey === embedKey &&
-      doneNow.scoreKey === scoreKey &&
-      existsSync(join(dir, 'features.h5'))
-    ) {
+    const now = assess(dir, embedKey, scoreKey);
+    if (now.state === 'complete') {
       lock.release();
-      Object.assign(base, { status: 'skipped', n_patches: doneNow.n_patches });
+      Object.assign(base, { status: 'skipped', n_patches: now.done.n_patches });
       continue;
     }
-    const rescoreOnly = doneNow?.embedKey === embedKey && existsSync(join(dir, 'features.h5'));
+    if (now.problem) base.note = `redone: ${now.problem}`;
+    const rescoreOnly = now.state === 'rescore';
     // Temporary files of a writer that died (only a lock holder writes here, and we hold it).
     for (const f of readdirSync(dir))
       if (f.startsWith('.') && f.endsWith('.tmp')) rmSync(join(dir, f), { force: true });
@@ -324,6 +369,8 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
           rmSync(join(job.dir, 'done.json'), { force: true });
           rmSync(join(job.dir, 'failed.json'), { force: true });
           job.slide = await openSlide(job.input.path);
+          const note = job.slide.properties[NOTE_PROPERTY];
+          if (note) log(`${job.input.id}: ${note}`);
           const seg = await segmentTissue(job.slide, o.segment);
           writeFileAtomic(join(job.dir, 'tissue.geojson'), JSON.stringify(tissueGeoJson(seg)) + '\n');
           const grid = patchGrid(job.slide, seg, o.patch);
@@ -451,6 +498,12 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
         model: model?.name ?? 'unknown',
         untrained: model?.untrained ?? false,
         finished: new Date().toISOString(),
+        outputs: Object.fromEntries(
+          readdirSync(job.dir)
+            .filter(isOutput)
+            .sort()
+            .map((f) => [f, digestFile(join(job.dir, f))]),
+        ),
       };
       writeFileAtomic(join(job.dir, 'done.json'), JSON.stringify(record, null, 2) + '\n');
       job.release?.();

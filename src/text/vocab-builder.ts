@@ -21,7 +21,7 @@
 // pieces match what the tokenizer will look up. Every character seen is in the vocabulary in both
 // forms (word-initial and "##"), so a training text never tokenises to [UNK] unless a word is longer
 // than the tokenizer's 100-character limit (such words are not counted).
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { normalize, preTokenize } from './normalize.ts';
 
 export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
@@ -246,7 +246,7 @@ export function vocabText(tokens: readonly string[]): string {
 }
 
 export function writeVocab(file: string, tokens: readonly string[]): void {
-  writeFileSync(file, vocabText(tokens));
+  writeFileAtomic(file, vocabText(tokens));
 }
 
 /**

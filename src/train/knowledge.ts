@@ -4,13 +4,13 @@
 // L2 norm, trained with AdaSP (or the batch-hard triplet loss), evaluated by re-identification
 // against the BM25 baseline. Everything lands in one folder that `kep eval knowledge` and
 // `kep knowledge link` read back.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { latestCheckpoint, loadCheckpoint } from '../engine/checkpoint.ts';
 import { Graph } from '../engine/graph.ts';
 import { compile, type CompiledGraph, ort } from '../engine/runtime.ts';
-import { Trainer } from '../engine/trainer.ts';
+import { type ModelBuild, Trainer } from '../engine/trainer.ts';
 import { type EvalSets, buildGalleries, evaluate, evaluateLexical } from '../eval/galleries.ts';
 import { fitHybridWeight } from '../eval/hybrid.ts';
 import type { BertConfig } from '../models/bert.ts';
@@ -18,7 +18,8 @@ import { type TextEncoderConfig, encodeText } from '../models/kep.ts';
 import { adaspLoss, tripletLoss } from '../nn/metric-losses.ts';
 import { buildVocabulary, writeVocab } from '../text/vocab-builder.ts';
 import { BertTokenizer } from '../text/wordpiece.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
+import { removeStaleTemps, writeFileAtomic } from '../util/atomic.ts';
+import { ensureDir } from '../util/fs-errors.ts';
 import { readJsonFile } from '../util/json-file.ts';
 import { type LoopSummary, runTraining } from './loop.ts';
 import { PKSampler } from './pk-sampler.ts';
@@ -27,6 +28,7 @@ import { type TrainingSample, groupIdentities } from './samples.ts';
 import { DEFAULT_HOLDOUT_SOURCE, SPLITS, splitSamples } from './held-out-splits.ts';
 import { type HybridWeight, readHybridWeight, writeHybridWeight } from './hybrid-weight.ts';
 import { splitForEvaluation } from './split.ts';
+import { checkResume, parameterShapes } from './resume.ts';
 
 // Defaults: the small encoder that fits this 2-core machine, chosen by measurement
 // (docs/knowledge-encoder.md): mean pooling (a random BERT's [CLS] is the same vector for every
@@ -172,8 +174,11 @@ export async function trainKnowledgeEncoder(
   const evalSets = buildGalleries(split.heldOut, { seed: cfg.seed });
   const carved = carveCalibration(split.train, cfg);
   const trainSamples = carved.train;
-  mkdirSync(outDir, { recursive: true });
+  // Everything is read and checked before the run folder changes: a refused resume (another
+  // embedDim, another hidden size…) leaves encoder.json, vocab.txt and the checkpoints as they were.
   let initial: Map<string, Float32Array> | undefined;
+  const vocabPath = join(outDir, 'vocab.txt');
+  let pendingVocab: string[] | undefined;
   if (cfg.init) {
     const pre = await loadPretrainedBert(cfg.init);
     process.stderr.write(`initialising from ${cfg.init}: ${pre.report}\n`);
@@ -196,50 +201,60 @@ export async function trainKnowledgeEncoder(
     };
     initial = pre.params;
     // The pretrained vocabulary, in id order, so the run folder is self-contained.
-    const vocabPath = join(outDir, 'vocab.txt');
-    if (!existsSync(vocabPath)) writeVocab(vocabPath, [...pre.tokenizer.vocab.keys()]);
+    if (!existsSync(vocabPath)) pendingVocab = [...pre.tokenizer.vocab.keys()];
   }
-  const vocabPath = join(outDir, 'vocab.txt');
   // Built once per output folder, so a resumed run keeps the token ids its checkpoint was trained with.
-  if (!existsSync(vocabPath))
-    writeVocab(
-      vocabPath,
-      buildVocabulary(
-        trainSamples.map((s) => s.text),
-        { size: cfg.vocabSize },
-      ).tokens,
-    );
-  const tokenizer = BertTokenizer.fromVocabFile(vocabPath);
-  writeFileAtomic(
-    join(outDir, ENCODER_FILE),
-    `${JSON.stringify({ format: 'kep-knowledge-encoder/1', config: cfg, vocab: 'vocab.txt' }, null, 2)}\n`,
-  );
+  if (!existsSync(vocabPath) && !pendingVocab)
+    pendingVocab = buildVocabulary(
+      trainSamples.map((s) => s.text),
+      { size: cfg.vocabSize },
+    ).tokens;
+  const tokenizer = pendingVocab
+    ? new BertTokenizer(pendingVocab, {}, vocabPath)
+    : BertTokenizer.fromVocabFile(vocabPath);
 
   const grouping = groupIdentities(trainSamples);
   const sampler = new PKSampler(grouping.identities, { p: cfg.p, k: cfg.k, seed: cfg.seed });
   const model = modelConfig(cfg, tokenizer.vocabSize);
-  const trainer = await Trainer.create(
-    (g, mode) => {
-      const ids = g.input('ids', 'int64', ['batch', 'seq']);
-      const mask = g.input('mask', 'int64', ['batch', 'seq']);
-      const emb = encodeText(g, ids, mask, model, 'text', {
-        training: mode === 'train',
-        dropout: cfg.dropout,
-      });
-      if (mode === 'eval') return { outputs: { embedding: emb } };
-      const loss =
-        cfg.loss === 'adasp'
-          ? adaspLoss(emb, cfg.p, cfg.k, { temperature: cfg.temperature, normalize: false })
-          : tripletLoss(emb, cfg.p, cfg.k, { normalize: false });
-      return { loss };
-    },
-    {
-      seed: cfg.seed,
-      ...(initial ? { initial } : {}),
-      optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: cfg.weightDecay },
-      ...(cfg.threads ? { runtime: { threads: cfg.threads } } : {}),
-    },
+  const builder = (g: Graph, mode: 'train' | 'eval'): ModelBuild => {
+    const ids = g.input('ids', 'int64', ['batch', 'seq']);
+    const mask = g.input('mask', 'int64', ['batch', 'seq']);
+    const emb = encodeText(g, ids, mask, model, 'text', {
+      training: mode === 'train',
+      dropout: cfg.dropout,
+    });
+    if (mode === 'eval') return { outputs: { embedding: emb } };
+    const loss =
+      cfg.loss === 'adasp'
+        ? adaspLoss(emb, cfg.p, cfg.k, { temperature: cfg.temperature, normalize: false })
+        : tripletLoss(emb, cfg.p, cfg.k, { normalize: false });
+    return { loss };
+  };
+  const probe = new Graph('knowledge-shapes');
+  builder(probe, 'eval');
+  const encoderFile = join(outDir, ENCODER_FILE);
+  checkResume({
+    outDir,
+    expected: parameterShapes(probe),
+    settings: cfg,
+    ...(existsSync(encoderFile) ? { recorded: recordedConfig(encoderFile) } : {}),
+  });
+
+  // ---- From here on the run folder changes.
+  ensureDir(outDir);
+  removeStaleTemps(outDir);
+  removeStaleTemps(join(outDir, 'checkpoints'));
+  if (pendingVocab) writeVocab(vocabPath, pendingVocab);
+  writeFileAtomic(
+    encoderFile,
+    `${JSON.stringify({ format: 'kep-knowledge-encoder/1', config: cfg, vocab: 'vocab.txt' }, null, 2)}\n`,
   );
+  const trainer = await Trainer.create(builder, {
+    seed: cfg.seed,
+    ...(initial ? { initial } : {}),
+    optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: cfg.weightDecay },
+    ...(cfg.threads ? { runtime: { threads: cfg.threads } } : {}),
+  });
   const encode = (texts: string[]): Promise<Float32Array> =>
     embedAll(
       async (f) => (await trainer.run(f, ['embedding'])).embedding!.data as Float32Array,
@@ -304,6 +319,15 @@ async function fitHybrid(
   return fit.alpha;
 }
 
+/** The settings an earlier run of the folder recorded (for a refused resume's message). */
+function recordedConfig(file: string): Record<string, unknown> | undefined {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { config?: Record<string, unknown> }).config;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface KnowledgeEncoderFolder {
   config: KnowledgeConfig;
   tokenizer: BertTokenizer;
@@ -360,6 +384,13 @@ export class KnowledgeEncoder {
     for (const name of g.params.keys()) {
       const t = folder.params.get(name);
       if (!t) throw new Error(`${folder.checkpoint}: no tensor ${name}`);
+      // Checked here, not left to ONNX Runtime: its message would name neither file.
+      const want = g.params.get(name)!.shape;
+      if (t.length !== want.reduce((a, b) => a * b, 1))
+        throw new Error(
+          `${folder.checkpoint}: ${name} has ${t.length} values, but ${join(dir, ENCODER_FILE)} describes [${want.join(', ')}]: ` +
+            'the settings file and the checkpoint are from different runs',
+        );
       paramData.set(name, t);
     }
     const session = await compile(

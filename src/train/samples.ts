@@ -10,6 +10,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { z } from 'zod';
+import { textLengthProblem } from '../text/limits.ts';
 import type { Sample } from '../knowledge/export.ts';
 import { ATTRIBUTE_KINDS, type AttributeKind } from '../knowledge/schema.ts';
 
@@ -31,7 +32,12 @@ export class SampleFileError extends Error {
 }
 
 const nonEmpty = (what: string) =>
-  z.string({ error: `expected a string` }).refine((s) => s.trim().length > 0, { error: `empty ${what}` });
+  z
+    .string({ error: `expected a string` })
+    .refine((s) => s.trim().length > 0, { error: `empty ${what}` })
+    .refine((s) => textLengthProblem(s) === undefined, {
+      error: (issue) => textLengthProblem(String(issue.input)) ?? 'too long',
+    });
 
 export const sampleSchema = z.object({
   text: nonEmpty('text'),

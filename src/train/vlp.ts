@@ -10,6 +10,8 @@
 // loss ⟨embedding, cached gradient⟩, whose parameter gradients sum to the full-batch gradient.
 // This is exact only if the two forward passes agree, so dropout must be 0 when micro-batching.
 import { existsSync, mkdirSync } from 'node:fs';
+import { removeStaleTemps } from '../util/atomic.ts';
+import { ensureDir } from '../util/fs-errors.ts';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { gradients } from '../engine/autodiff.ts';
@@ -21,7 +23,7 @@ import { fromFloat32, toFloat32, writeSafetensors } from '../engine/safetensors.
 import { Trainer } from '../engine/trainer.ts';
 import { ImageLoader, type LoadedBatch, shuffledOrder } from '../data/image-loader.ts';
 import type { PairSet } from '../data/pairs.ts';
-import type { PreprocessConfig } from '../data/preprocess.ts';
+import { MAX_IMAGE_SIZE, type PreprocessConfig } from '../data/preprocess.ts';
 import { entryPreprocess } from '../embed/model.ts';
 import { writeModelFile } from '../embed/model-folder.ts';
 import type { VisionLanguageModel } from '../embed/types.ts';
@@ -35,12 +37,18 @@ import { loadStateDict } from '../weights/load.ts';
 import { keyMapNamed, parameterValues } from '../weights/model-weights.ts';
 import { readKnowledgeEncoderFolder } from './knowledge.ts';
 import { type LoopSummary, runTraining } from './loop.ts';
+import { checkResume, parameterShapes } from './resume.ts';
 
 export const vlpConfigSchema = z.strictObject({
   /** A KEP registry model: its image tower (and its text tower when no S1 encoder is given). */
   model: z.string().default('kep-16'),
   /** Train (and evaluate) at this image size instead of the registry's (ViT towers only). */
-  imageSize: z.number().int().positive().optional(),
+  imageSize: z
+    .number()
+    .int()
+    .min(8)
+    .max(MAX_IMAGE_SIZE, `at most ${MAX_IMAGE_SIZE} px (memory grows with the square of the side)`)
+    .optional(),
   loss: z.enum(['kep', 'clip']).default('kep'),
   knowledgeWeight: z.number().min(0).default(0.3),
   batch: z.number().int().min(2).default(32),
@@ -103,6 +111,8 @@ export interface VlpRun {
 interface TextSetup {
   tokenizer: BertTokenizer;
   vocabFile: string;
+  /** Tokens to write to vocabFile once the run folder may change (writeVocabulary). */
+  pendingVocab?: string[];
   kep: KepConfig;
   maxLength: number;
   initial: Map<string, Float32Array>;
@@ -141,7 +151,7 @@ function setUpText(
         `pooling ${cfg.pooling}: the S1 encoder in ${initText} was trained with ${s1Pooling} pooling`,
       );
     const vocabFile = join(outDir, 'vocab.txt');
-    writeVocab(vocabFile, [...s1.tokenizer.vocab.keys()]);
+    const tokens = [...s1.tokenizer.vocab.keys()];
     const initial = new Map<string, Float32Array>();
     for (const [name, data] of s1.params) {
       if (name.startsWith('optimizer.')) continue;
@@ -151,8 +161,9 @@ function setUpText(
       if (name.startsWith('text_head.')) initial.set(`knowledge_head.${name.slice(10)}`, data);
     }
     return {
-      tokenizer: BertTokenizer.fromVocabFile(vocabFile),
+      tokenizer: new BertTokenizer(tokens, {}, vocabFile),
       vocabFile,
+      pendingVocab: tokens,
       kep: {
         ...base,
         text: s1.textConfig.text,
@@ -166,23 +177,42 @@ function setUpText(
   }
   const vocabFile = join(outDir, 'vocab.txt');
   // Built once per run folder, so a resumed run keeps its token ids.
+  let pendingVocab: string[] | undefined;
   if (!existsSync(vocabFile)) {
     if (!pairs) throw new Error('a text tower from random weights needs captions for its vocabulary');
     const captions: string[] = [];
     for (let i = 0; i < pairs.size; i++) captions.push(pairs.caption(i));
-    writeVocab(vocabFile, buildVocabulary(captions, { size: cfg.vocabSize }).tokens);
+    pendingVocab = buildVocabulary(captions, { size: cfg.vocabSize }).tokens;
   }
-  const tokenizer = BertTokenizer.fromVocabFile(vocabFile);
+  const tokenizer = pendingVocab
+    ? new BertTokenizer(pendingVocab, {}, vocabFile)
+    : BertTokenizer.fromVocabFile(vocabFile);
   const maxLength = Math.min(cfg.maxLength ?? entry.maxLength, base.text.maxPositions);
   return {
     tokenizer,
     vocabFile,
+    ...(pendingVocab ? { pendingVocab } : {}),
     kep: { ...base, text: { ...base.text, vocabSize: tokenizer.vocabSize }, pooling: cfg.pooling ?? 'mean' },
     maxLength,
     initial: new Map(),
     origin: 'text tower from random weights',
   };
 }
+
+function writeVocabulary(text: TextSetup): void {
+  if (text.pendingVocab) writeVocab(text.vocabFile, text.pendingVocab);
+}
+
+/** Command-line spellings of the settings a refused resume names. */
+const VLP_FLAGS: Record<string, string> = {
+  imageSize: '--image-size',
+  model: '--model',
+  loss: '--loss',
+  batch: '--batch',
+  microBatch: '--micro-batch',
+  steps: '--steps',
+  seed: '--seed',
+};
 
 /** Pretrained backbone weights under `image.`, through the checkpoint's key map. */
 async function imageInitial(
@@ -237,7 +267,8 @@ export async function trainVisionLanguage(
   outDir: string,
   cfg: VlpConfig,
 ): Promise<VlpRun> {
-  mkdirSync(outDir, { recursive: true });
+  // Everything is read and checked before the run folder changes: a refused resume, a data set with
+  // no usable image or a bad setting leaves the folder as it was (or uncreated).
   const entry = kepEntry(cfg.model);
   const size = cfg.imageSize ?? entry.preprocess.size;
   const text = setUpText(
@@ -262,19 +293,6 @@ export async function trainVisionLanguage(
   const evalPre = entryPreprocess(entry, size);
   // The paper's training transform: a random crop of images stored already resized.
   const trainPre: PreprocessConfig = { ...evalPre, resize: 'none', crop: 'random' };
-  writeModelFile(outDir, {
-    model: cfg.model,
-    text: kep.text,
-    pooling: kep.pooling ?? 'cls',
-    embedDim: kep.embedDim,
-    preprocess: evalPre,
-    maxLength: text.maxLength,
-    vocab: 'vocab.txt',
-    origin: `kep train vlp --loss ${cfg.loss} (${text.origin})`,
-  });
-  // The model file records the registry name; a changed image size must travel with it.
-  if (cfg.imageSize !== undefined && cfg.imageSize !== entry.preprocess.size)
-    process.stderr.write(`note: training at ${size} px; the model folder's preprocessing says so\n`);
 
   const initial = new Map(text.initial);
   if (inputs.initImage)
@@ -289,8 +307,10 @@ export async function trainVisionLanguage(
     onUnreadable: (u) => process.stderr.write(`unreadable image skipped: ${u.path}: ${u.reason}\n`),
   });
   const stepsPerEpoch = loader.batchCount();
-  if (stepsPerEpoch === 0)
+  if (stepsPerEpoch === 0) {
+    await loader.close();
     throw new Error(`${inputs.pairs.source}: ${inputs.pairs.size} pairs make no batch of ${cfg.batch}`);
+  }
   const steps = cfg.steps ?? Math.round(cfg.epochs * stepsPerEpoch);
   const freezeSteps = Math.round(cfg.freezeEpochs * stepsPerEpoch);
 
@@ -338,13 +358,15 @@ export async function trainVisionLanguage(
       optimizer: { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay },
       ...(cfg.threads ? { runtime: { threads: cfg.threads } } : {}),
     });
-  const resumeStep = latestCheckpoint(join(outDir, 'checkpoints'))?.step ?? 0;
-  let trainer = await makeTrainer(resumeStep < freezeSteps);
-  let lossSession: CompiledGraph | undefined;
-
   // Batches in a seeded order per epoch; a resumed run restarts its epoch at the right batch.
   let epochIter: { epoch: number; next: number; it: AsyncGenerator<LoadedBatch> } | undefined;
+  let prefetched: { step: number; batch: LoadedBatch } | undefined;
   const loadBatch = async (step: number): Promise<LoadedBatch> => {
+    if (prefetched?.step === step) {
+      const { batch } = prefetched;
+      prefetched = undefined;
+      return batch;
+    }
     const epoch = Math.floor(step / stepsPerEpoch);
     const index = step % stepsPerEpoch;
     if (!epochIter || epochIter.epoch !== epoch || epochIter.next !== index) {
@@ -360,6 +382,50 @@ export async function trainVisionLanguage(
     if (r.done) throw new Error(`no batch for step ${step}`);
     return r.value;
   };
+
+  const resumeStep = latestCheckpoint(join(outDir, 'checkpoints'))?.step ?? 0;
+  try {
+    // The settings must build what the folder's checkpoint holds (another --image-size would not).
+    const probe = new Graph('vlp-shapes');
+    builder(false)(probe, 'eval');
+    checkResume({ outDir, expected: parameterShapes(probe), settings: cfg, flags: VLP_FLAGS });
+    // The first batch must load: a data set whose every image is unusable stops here.
+    prefetched = { step: resumeStep, batch: await loadBatch(resumeStep) };
+  } catch (err) {
+    await epochIter?.it.return(undefined);
+    await loader.close();
+    if (err instanceof Error && /^no batch for step/.test(err.message)) {
+      const bad = loader.unreadable;
+      const tried = (stepsPerEpoch - (resumeStep % stepsPerEpoch)) * cfg.batch;
+      throw new Error(
+        `${inputs.pairs.source}: no usable batch of ${cfg.batch} images: ${bad.length} of the ${tried} images tried are unusable` +
+          `${bad[0] ? ` (first: ${bad[0].path}: ${bad[0].reason})` : ''}; nothing was written`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+
+  // ---- From here on the run folder changes.
+  ensureDir(outDir);
+  removeStaleTemps(outDir);
+  removeStaleTemps(join(outDir, 'checkpoints'));
+  writeVocabulary(text);
+  writeModelFile(outDir, {
+    model: cfg.model,
+    text: kep.text,
+    pooling: kep.pooling ?? 'cls',
+    embedDim: kep.embedDim,
+    preprocess: evalPre,
+    maxLength: text.maxLength,
+    vocab: 'vocab.txt',
+    origin: `kep train vlp --loss ${cfg.loss} (${text.origin})`,
+  });
+  // The model file records the registry name; a changed image size must travel with it.
+  if (cfg.imageSize !== undefined && cfg.imageSize !== entry.preprocess.size)
+    process.stderr.write(`note: training at ${size} px; the model folder's preprocessing says so\n`);
+  let trainer = await makeTrainer(resumeStep < freezeSteps);
+  let lossSession: CompiledGraph | undefined;
 
   const tokens = (indices: readonly number[]): ReturnType<BertTokenizer['encodeBatch']> =>
     text.tokenizer.encodeBatch(
@@ -551,6 +617,7 @@ export async function writeStartingModel(
   const entry = kepEntry(opts.model);
   const cfg = vlpConfigSchema.parse({ model: opts.model });
   const text = setUpText(cfg, entry.config, undefined, outDir, opts.initText);
+  writeVocabulary(text);
   const kep = text.kep;
   const size = entry.preprocess.size;
   const g = new Graph('starting-model');

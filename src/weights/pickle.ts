@@ -61,11 +61,19 @@ export class ForbiddenGlobalError extends PickleError {
     source: string,
     readonly global: string,
     hint: string,
+    /** The name as the file wrote it, when a Python 2 name was mapped ("commands.Popen"). */
+    readonly written: string = global,
+    /** The global runs programs or code when Python unpickles the file: a code-execution attempt. */
+    readonly codeExecution = false,
   ) {
+    const as = written !== global ? ` (written as ${written})` : '';
     super(
       source,
-      `refusing to load: the pickle imports ${global}, which is not on kep's allow-list of globals a ` +
-        `state dict needs (nothing was executed)${hint ? `. ${hint}` : ''}`,
+      codeExecution
+        ? `refusing to load: the pickle imports ${global}${as}, a code-execution attempt: that global runs ` +
+            `programs or code when Python unpickles the file (nothing was executed here)${hint ? `. ${hint}` : ''}`
+        : `refusing to load: the pickle imports ${global}${as}, which is not on kep's allow-list of globals a ` +
+            `state dict needs (nothing was executed)${hint ? `. ${hint}` : ''}`,
     );
     this.name = 'ForbiddenGlobalError';
   }
@@ -86,14 +94,30 @@ export interface UnpickleHooks {
   persistentLoad?(pid: PyValue): PyValue;
   /** Appended to the refusal message (e.g. how to re-save the file as a state dict). */
   refusalHint?(name: string): string;
+  /** True for globals that run programs or code (os.system, subprocess.Popen, builtins.eval…). */
+  executesCode?(name: string): boolean;
 }
 
-// Python 2 names that protocol-2 pickles from Python 3 still carry (pickle's fix_imports table, the
-// entries that can matter for data).
+// Python 2 names that protocol-2 pickles from Python 3 still carry (pickle's fix_imports table,
+// _compat_pickle.IMPORT_MAPPING: the entries that can matter for data, and those Python would map to
+// a module that runs code, so that a refusal names the module Python would really import).
 const PY2_MODULES: Record<string, string> = {
   __builtin__: 'builtins',
   copy_reg: 'copyreg',
   _abcoll: 'collections.abc',
+  commands: 'subprocess',
+  cPickle: 'pickle',
+  exceptions: 'builtins',
+  UserDict: 'collections',
+  UserList: 'collections',
+  UserString: 'collections',
+  cStringIO: 'io',
+  StringIO: 'io',
+  thread: '_thread',
+  dummy_thread: '_dummy_thread',
+  SocketServer: 'socketserver',
+  urllib2: 'urllib.request',
+  httplib: 'http.client',
 };
 
 const MARK = Symbol('mark');
@@ -211,7 +235,14 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, start = 0): Un
   function findGlobal(module: string, name: string): PyGlobal {
     const full = `${PY2_MODULES[module] ?? module}.${name}`;
     const g = hooks.resolveGlobal(full);
-    if (!g) throw new ForbiddenGlobalError(source, full, hooks.refusalHint?.(full) ?? '');
+    if (!g)
+      throw new ForbiddenGlobalError(
+        source,
+        full,
+        hooks.refusalHint?.(full) ?? '',
+        `${module}.${name}`,
+        hooks.executesCode?.(full) ?? false,
+      );
     return g;
   }
   function callable(v: PyValue, op: string): PyGlobal {

@@ -151,7 +151,7 @@ function intTuple(v: PyValue, what: string, source: string): number[] {
 
 // Modules whose globals can run code or touch the system; never accepted, not even as inert records.
 const DANGEROUS =
-  /^(os|posix|nt|subprocess|builtins|sys|shutil|socket|importlib|runpy|pty|code|ctypes|pickle|marshal|types|functools|operator|webbrowser|io|codecs|eval|exec)(\.|$)/;
+  /^(os|posix|nt|subprocess|_posixsubprocess|commands|popen2|platform|multiprocessing|asyncio|builtins|__builtin__|sys|shutil|socket|importlib|runpy|pty|code|codeop|ctypes|pickle|cPickle|_pickle|marshal|types|functools|operator|webbrowser|io|codecs|eval|exec|pdb|timeit|trace|profile|cProfile|doctest|threading|_thread)(\.|$)/;
 
 function hooksFor(source: string, opts: TorchLoadOptions): UnpickleHooks {
   const inert = new Set(opts.inert ?? []);
@@ -167,9 +167,11 @@ function hooksFor(source: string, opts: TorchLoadOptions): UnpickleHooks {
       }
       return undefined;
     },
+    executesCode: (name) => DANGEROUS.test(name),
     refusalHint(name) {
+      // Never advice to let it in: nothing can make such a global safe.
       if (DANGEROUS.test(name)) {
-        return 'This is how a malicious pickle runs code: do not open the file with torch.load (without weights_only=True) either';
+        return 'Treat the file as malicious: do not open it with torch.load (without weights_only=True) either';
       }
       if (name.startsWith('__torch__.')) {
         return 'This is a TorchScript archive (torch.jit.save); load it in Python with torch.jit.load and save its state_dict()';
@@ -458,6 +460,11 @@ function selectTensors(top: PyValue, source: string, opts: TorchLoadOptions): Se
     if (isTensor(v)) refs.push([name, v]);
     else skipped.push(`${name}: ${describe(v)}`);
   }
+  if (refs.length > MAX_TENSORS)
+    throw new CheckpointError(
+      source,
+      `${refs.length} tensors: more than the ${MAX_TENSORS} any model has; refusing to load`,
+    );
   if (refs.length === 0 && dict.size > 0) {
     throw new CheckpointError(source, `"${path}" holds no tensors (${skipped.slice(0, 5).join('; ')})`);
   }
@@ -515,7 +522,24 @@ async function collect(stream: Readable): Promise<Uint8Array> {
   return out;
 }
 
+/**
+ * Inflating is bounded before it starts: torch stores its entries uncompressed, so a deflated entry
+ * is a re-zipped file at best (weights barely compress) and a zip bomb at worst. Every entry's
+ * declared size is checked against what the file can hold, and the deflated ones together may not
+ * inflate past INFLATE_RATIO × the file's size (at least INFLATE_FLOOR). yauzl stops a stream that
+ * inflates past its declared size, so the declared sizes are the real bound.
+ */
+export const INFLATE_RATIO = 16;
+export const INFLATE_FLOOR = 16 * 2 ** 20;
+/** More tensors than any model has (the largest hold tens of thousands): a bound on what a file can ask. */
+export const MAX_TENSORS = 1_000_000;
+
+const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
+
 async function readZip(path: string, fd: number, opts: TorchLoadOptions): Promise<TorchCheckpoint> {
+  const fileSize = fstatSync(fd).size;
+  const inflateBudget = Math.max(INFLATE_FLOOR, INFLATE_RATIO * fileSize);
+  let inflated = 0;
   let zip: yauzl.ZipFile;
   try {
     // yauzl closes the descriptor it is given when the zip is closed, so it gets one of its own; ours
@@ -540,6 +564,11 @@ async function readZip(path: string, fd: number, opts: TorchLoadOptions): Promis
       if (!e) throw new CheckpointError(path, `archive entry ${name} is missing`);
       if (e.compressionMethod === 0) {
         const { fileDataStart } = await zip.readLocalFileHeaderPromise(e, { minimal: true });
+        if (fileDataStart + e.uncompressedSize > fileSize)
+          throw new CheckpointError(
+            path,
+            `archive entry ${name} declares ${e.uncompressedSize} bytes, past the end of the ${fileSize}-byte file (truncated or forged)`,
+          );
         const out = new Uint8Array(e.uncompressedSize);
         readAt(fd, out, fileDataStart, path);
         return out;
@@ -550,6 +579,14 @@ async function readZip(path: string, fd: number, opts: TorchLoadOptions): Promis
           `archive entry ${name} uses an unsupported compression method ${e.compressionMethod}`,
         );
       }
+      inflated += e.uncompressedSize;
+      if (inflated > inflateBudget)
+        throw new CheckpointError(
+          path,
+          `refusing to inflate archive entry ${name}: it declares ${mib(e.uncompressedSize)} from ${mib(e.compressedSize)} ` +
+            `compressed, and the compressed entries of this ${mib(fileSize)} file may inflate to at most ${mib(inflateBudget)} ` +
+            `(${INFLATE_RATIO}× the file; torch itself never compresses, so this is a re-zipped file or a zip bomb); nothing was inflated`,
+        );
       return collect(await zip.openReadStreamPromise(e));
     }
 

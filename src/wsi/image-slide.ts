@@ -13,7 +13,8 @@ import {
 } from './slide.ts';
 import { SlideError } from './slide-error.ts';
 
-export async function openImageSlide(path: string): Promise<Slide> {
+/** `extra` properties (e.g. a note that the format was sniffed) join the image's own. */
+export async function openImageSlide(path: string, extra: Record<string, string> = {}): Promise<Slide> {
   let decoded: { data: Buffer; info: OutputInfo };
   let meta: Metadata;
   try {
@@ -39,6 +40,7 @@ export async function openImageSlide(path: string): Promise<Slide> {
     'kep.image.format': meta.format ?? 'unknown',
     'kep.image.width': String(width),
     'kep.image.height': String(height),
+    ...extra,
   };
   // OpenSlide's rule for generic TIFF: a resolution is a pixel size only when its unit is the
   // centimetre (inch-based densities are usually the 72 dpi default of whatever wrote the file).

@@ -2,6 +2,7 @@
 // the caller works on the current one (reading, decoding, resizing and normalising in worker threads,
 // so the thread that runs ONNX Runtime never waits for pixels while there are cores to make them).
 // A pool outlives one slide: a batch run starts its workers once, not once per slide.
+import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
@@ -61,8 +62,12 @@ export class PatchReaderPool {
   private broken: Error | undefined;
   private inProcess: { path: string; slide: ReturnType<typeof openSlide> } | undefined;
 
-  constructor(readonly size: number) {
+  readonly size: number;
+
+  /** `size` reader threads, at most one per core (more only add memory and switching). */
+  constructor(size: number) {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`worker count must be ≥ 0, got ${size}`);
+    this.size = Math.min(size, availableParallelism());
   }
 
   private failAll(err: Error): void {
