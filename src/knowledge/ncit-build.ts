@@ -84,7 +84,7 @@ function addRoleTexts(d: DraftDisease, t: NcitTerm, ncit: Ncit, memo: Map<string
       .map((l) => (phrase.kind === 'cytology' ? pluralCells(runningText(l)) : runningText(l)));
     const unique = [...new Set(fillers)].sort(compareText);
     if (unique.length === 0) continue;
-    const text = phrase.sentence(d.name, listText(unique));
+    const text = phrase.sentence(listText(unique));
     if (d.attrs.add(phrase.kind, text, prov(`${t.code} ${phrase.roles.join('/')}`))) added++;
   }
   return added;
