@@ -8,7 +8,7 @@ import { type LabelFrom, readLabelled } from '../data/labelled.ts';
 import { readPairs } from '../data/pairs.ts';
 import { poolPromptSets, readPromptFile } from '../data/prompt-sets.ts';
 import { type ClassBy, writeSyntheticSet } from '../data/synthetic.ts';
-import { loadVisionLanguageModel } from '../embed/model.ts';
+import { createModel } from '../embed/model.ts';
 import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
 import {
   TextEmbeddingCache,
@@ -45,7 +45,7 @@ export interface VisionLanguageDeps {
 }
 
 const defaultDeps: VisionLanguageDeps = {
-  loadModel: loadVisionLanguageModel,
+  loadModel: createModel,
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
 };
