@@ -3,7 +3,7 @@
 // feed it. Commands build it once from their flags (`--threads`, `--device`) and pass it down; every
 // session is created from it (src/engine/runtime.ts compile's RuntimeOptions).
 import { z } from 'zod';
-import type { RuntimeOptions } from './runtime.ts';
+import { type RuntimeOptions, setRuntimeDefaults } from './runtime.ts';
 
 export const DEVICES = ['cpu', 'cuda'] as const;
 export type Device = (typeof DEVICES)[number];
@@ -28,4 +28,9 @@ export function runtimeOptions(s: RuntimeSettings = {}): RuntimeOptions {
     ...(s.device && s.device !== 'cpu' ? { executionProvider: s.device } : {}),
     ...(s.optimization && s.optimization !== 'all' ? { optimization: s.optimization } : {}),
   };
+}
+
+/** Settings every session of this process starts from (a command's `--device`, `--threads`). */
+export function applyRuntimeDefaults(s: RuntimeSettings): void {
+  setRuntimeDefaults(runtimeOptions(s));
 }
