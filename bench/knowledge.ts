@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { Rng } from '../src/engine/init.ts';
 import { ort } from '../src/engine/runtime.ts';
 import { Trainer } from '../src/engine/trainer.ts';
-import { encodeText } from '../src/models/kep.ts';
+import { textInputs, textTower } from '../src/models/factory.ts';
+import type { TextEncoderSpec } from '../src/models/spec.ts';
 import { adaspLoss } from '../src/nn/metric-losses.ts';
 import { fmt, runReference, time } from './lib/harness.ts';
 
@@ -75,42 +76,43 @@ const cases: Case[] = [
 ];
 
 async function kepTextsPerSecond(c: Case): Promise<number> {
-  const cfg = {
-    text: {
-      vocabSize: c.vocab,
-      hidden: c.hidden,
-      layers: c.layers,
-      heads: c.heads,
-      intermediate: c.inter,
-      maxPositions: c.seq,
-      typeVocabSize: 2,
-      eps: 1e-12,
+  // The S1 encoder as `kep train knowledge` builds it: a text-encoder spec through the one factory.
+  const spec: TextEncoderSpec = {
+    name: c.name,
+    kind: 'text-encoder',
+    description: '',
+    keyMap: 'kep',
+    config: {
+      text: {
+        vocabSize: c.vocab,
+        hidden: c.hidden,
+        layers: c.layers,
+        heads: c.heads,
+        intermediate: c.inter,
+        maxPositions: c.seq,
+        typeVocabSize: 2,
+        eps: 1e-12,
+      },
+      embedDim: 512,
     },
-    embedDim: 512,
-    pooling: c.pool,
+    tokenizer: { maxLength: c.seq, vocabulary: null, pooling: c.pool, lowerCase: true },
   };
   const trainer = await Trainer.create(
-    (g) => {
-      const ids = g.input('ids', 'int64', ['batch', 'seq']);
-      const mask = g.input('mask', 'int64', ['batch', 'seq']);
-      return {
-        loss: adaspLoss(encodeText(g, ids, mask, cfg, 'text', { training: true }), c.p, c.k, {
-          normalize: false,
-        }),
-      };
-    },
+    (g) => ({
+      loss: adaspLoss(textTower(g, spec, textInputs(g), { training: true }), c.p, c.k, { normalize: false }),
+    }),
     { runtime: { threads }, optimizer: { weightDecay: 0.2 } },
   );
   const n = c.p * c.k;
   const seq = c.seq;
   const rng = new Rng(0, 'bench-ids');
   const feeds = {
-    ids: new ort.Tensor(
+    input_ids: new ort.Tensor(
       'int64',
       BigInt64Array.from({ length: n * seq }, () => BigInt(5 + rng.int(c.vocab - 5))),
       [n, seq],
     ),
-    mask: new ort.Tensor('int64', new BigInt64Array(n * seq).fill(1n), [n, seq]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(n * seq).fill(1n), [n, seq]),
   };
   const t = await time(() => trainer.trainStep(feeds, 1e-4), iters);
   await trainer.release();

@@ -3,11 +3,10 @@
 // Run: npm run bench:models [-- --threads 2 --iters 3 --batch 32]. The last line is one JSON object.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Graph, type Tensor } from '../src/engine/graph.ts';
 import { Rng, initialize } from '../src/engine/init.ts';
 import { compile, ort } from '../src/engine/runtime.ts';
-import { swin, swinConfigs } from '../src/models/swin.ts';
-import { vit, vitConfigs } from '../src/models/vit.ts';
+import { towerGraphs } from '../src/models/factory.ts';
+import { getModel } from '../src/models/registry.ts';
 import { fmt, runReference, time } from './lib/harness.ts';
 
 const { values: args } = parseArgs({
@@ -19,9 +18,9 @@ const { values: args } = parseArgs({
 });
 const [threads, iters, batch] = [Number(args.threads), Number(args.iters), Number(args.batch)];
 
-async function throughput(name: string, build: (g: Graph, x: Tensor) => Tensor): Promise<number> {
-  const g = new Graph(name);
-  g.output('features', build(g, g.input('pixels', 'float32', ['batch', 3, 224, 224])));
+/** Images per second through a registry model's image tower, built by the one factory. */
+async function throughput(name: string): Promise<number> {
+  const g = towerGraphs(getModel(name)).image!;
   const paramData = new Map(
     [...g.params.values()].map((p) => [
       p.name,
@@ -52,8 +51,8 @@ const reference = runReference(fileURLToPath(new URL('./models_torch.py', import
   String(batch),
 ]);
 process.stderr.write(`reference: ${JSON.stringify(reference)}\n`);
-const vitIps = await throughput('vit-b-16', (g, x) => vit(g, x, vitConfigs['vit-b-16']));
-const ctpIps = await throughput('ctranspath', (g, x) => swin(g, x, swinConfigs.ctranspath));
+const vitIps = await throughput('vit-b-16');
+const ctpIps = await throughput('ctranspath');
 const tv = reference.vit_b16_img_s as number;
 const tc = reference.ctranspath_img_s as number;
 process.stderr.write(

@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util';
 import { Rng } from '../src/engine/init.ts';
 import { ort } from '../src/engine/runtime.ts';
 import { Trainer } from '../src/engine/trainer.ts';
-import { kepTrainingLoss } from '../src/models/kep.ts';
-import { getModel } from '../src/models/registry.ts';
+import { kepSpecNamed } from '../src/train/vlp-setup.ts';
+import { vlpBuilder } from '../src/train/vlp-step.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,21 +37,13 @@ const seq = Number(args.seq);
 const size = 224;
 
 async function kepPairsPerSecond(): Promise<{ pairs: number; sessionSeconds: number }> {
-  const entry = getModel('kep-16');
-  if (entry.kind !== 'kep') throw new Error('kep-16 is not a KEP model');
-  const cfg = { ...entry.config, text: { ...entry.config.text, maxPositions: seq } };
-  const trainer = await Trainer.create(
-    (g) => ({
-      loss: kepTrainingLoss(
-        g,
-        g.input('pixels', 'float32', ['batch', 3, size, size]),
-        g.input('ids', 'int64', ['batch', 'seq']),
-        g.input('mask', 'int64', ['batch', 'seq']),
-        cfg,
-      ),
-    }),
-    { runtime: { threads }, optimizer: { beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2 } },
-  );
+  // The graph `kep train vlp` trains (one factory, KEP's loss from src/nn/losses.ts), whole batch.
+  const entry = kepSpecNamed('kep-16');
+  const spec = { ...entry, config: { ...entry.config, text: { ...entry.config.text, maxPositions: seq } } };
+  const trainer = await Trainer.create(vlpBuilder(spec, vlpConfigSchema.parse({}), false, false), {
+    runtime: { threads },
+    optimizer: { beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2 },
+  });
   const rng = new Rng(0, 'bench-vlp');
   const feeds = {
     pixels: new ort.Tensor(
@@ -59,12 +51,12 @@ async function kepPairsPerSecond(): Promise<{ pairs: number; sessionSeconds: num
       Float32Array.from({ length: batch * 3 * size * size }, () => rng.normal()),
       [batch, 3, size, size],
     ),
-    ids: new ort.Tensor(
+    input_ids: new ort.Tensor(
       'int64',
       BigInt64Array.from({ length: batch * seq }, () => BigInt(5 + rng.int(30517))),
       [batch, seq],
     ),
-    mask: new ort.Tensor('int64', new BigInt64Array(batch * seq).fill(1n), [batch, seq]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(batch * seq).fill(1n), [batch, seq]),
   };
   const t0 = performance.now();
   await trainer.trainStep(feeds, 1e-5); // session creation + first step, untimed

@@ -14,10 +14,10 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { openaiClip } from '../src/data/preprocess.ts';
-import { loadVisionLanguageModel } from '../src/embed/model.ts';
+import { createModel } from '../src/embed/model.ts';
 import { embedSlidePatches, type EmbedStats } from '../src/wsi/embed-patches.ts';
 import { PatchReaderPool } from '../src/wsi/patch-reader.ts';
-import { openSlide } from '../src/wsi/slide.ts';
+import { openSlide } from '../src/wsi/open-slide.ts';
 import { fmt } from './lib/harness.ts';
 
 const { values: args } = parseArgs({
@@ -103,7 +103,7 @@ for (const path of SLIDES) {
 const cmu = SLIDES[0]!;
 const cmuCoords = grids.get(cmu)!.slice(0, embedPatches * 2);
 for (const name of ['vit-b-16', 'ctranspath']) {
-  const model = await loadVisionLanguageModel({ name, threads });
+  const model = await createModel({ name, threads });
   // Warm-up: session creation and the first run are not throughput.
   await model.embedImages(new Float32Array(3 * model.preprocess.size ** 2), 1);
   const pool = new PatchReaderPool(embedWorkers);

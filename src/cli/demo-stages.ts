@@ -7,7 +7,7 @@ import { readLabelled } from '../data/labelled.ts';
 import { readPairs } from '../data/pairs.ts';
 import { readPromptFile } from '../data/prompt-sets.ts';
 import { COLOURS, writeSyntheticSet } from '../data/synthetic.ts';
-import { loadVisionLanguageModel } from '../embed/model.ts';
+import { createModel } from '../embed/model.ts';
 import { TextEmbeddingCache } from '../eval/class-embeddings.ts';
 import { embedImageFiles } from '../eval/image-features.ts';
 import { zeroShotClassify } from '../eval/zeroshot.ts';
@@ -70,7 +70,7 @@ export async function s2Stage(outDir: string, say: (s: string) => void): Promise
         .map((l) => [l.step, l.loss!]),
       color: loss === 'kep' ? '#d62728' : '#1f77b4',
     });
-    const model = await loadVisionLanguageModel({ dir: out });
+    const model = await createModel({ dir: out });
     const f = await embedImageFiles(
       model,
       images.items.map((i) => i.path),
@@ -146,7 +146,7 @@ export async function wsiStage(
     out: wsiOut,
     model: { dir: modelDir },
     prompts: promptsPath,
-    loadModel: loadVisionLanguageModel,
+    loadModel: createModel,
     log: (l) => say(`   ${l}`),
   });
   const rel = (p: string): string => relative(outDir, p);

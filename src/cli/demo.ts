@@ -20,7 +20,9 @@ import { s2Stage, wsiStage } from './demo-stages.ts';
 import { treeStats } from '../knowledge/query.ts';
 import { ATTRIBUTE_KINDS } from '../knowledge/schema.ts';
 import { saveTree } from '../knowledge/tree-io.ts';
-import { vit, vitConfigs } from '../models/vit.ts';
+import { imageTower, pixelsInput } from '../models/factory.ts';
+import { vitConfigs } from '../models/vit.ts';
+import { getModel } from '../models/registry.ts';
 import { lineChart, page, table } from '../report/html.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { createProgress } from '../util/progress.ts';
@@ -78,12 +80,16 @@ async function engineCheck(
   exportMatches: boolean;
   seconds: number;
 }> {
-  const cfg = { ...vitConfigs['vit-tiny-16'], numClasses: 3 };
+  const base = getModel('vit-tiny-16');
+  if (base.kind !== 'vit') throw new Error('vit-tiny-16 is a ViT');
+  // The registry's test-sized ViT with a 3-way classification head, built by the one factory.
+  const spec = { ...base, config: { ...base.config, numClasses: 3 } };
+  const cfg = spec.config;
   const trainer = await Trainer.create(
     (g: Graph) => {
-      const pixels = g.input('pixels', 'float32', ['batch', 3, cfg.imageSize, cfg.imageSize]);
+      const pixels = pixelsInput(g, cfg.imageSize);
       const labels = g.input('labels', 'int64', ['batch']);
-      const logits = vit(g, pixels, cfg);
+      const logits = imageTower(g, spec, pixels);
       return { loss: F.crossEntropy(logits, labels), outputs: { logits } };
     },
     { seed: 0, optimizer: { weightDecay: 0.05 } },

@@ -113,7 +113,7 @@ function smallEntry(variant: (typeof VARIANTS)[number]): ModelEntry {
     name: `${variant}-small`,
     config: { image: SMALL[variant], text: BERT, embedDim: 16, initialScale: 25 },
     preprocess: { ...real.preprocess, size: 32 },
-    maxLength: 16,
+    tokenizer: { ...real.tokenizer, maxLength: 16 },
   };
 }
 

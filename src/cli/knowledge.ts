@@ -94,13 +94,19 @@ async function suggestByEncoder(tree: KnowledgeTree, found: PromptSynonyms[], di
     await encoder.release();
   }
 }
-
-export function registerKnowledgeCommands(program: Command): void {
+/** What every part of registerKnowledgeCommands shares. */
+function knowledgeCommandsSetup(program: Command) {
   const k = commandGroup(
     program,
     'knowledge',
     'the pathology knowledge tree: tissues → diseases → attributes',
   );
+  return { program, k };
+}
+type KnowledgeCommandsContext = ReturnType<typeof knowledgeCommandsSetup>;
+
+function knowledgeCommandsPart1(ctx: KnowledgeCommandsContext): void {
+  const { k } = ctx;
 
   k.command('build')
     .description('build the tree from OncoTree and the Human Disease Ontology')
@@ -208,6 +214,10 @@ export function registerKnowledgeCommands(program: Command): void {
       if (o.out) writeFileAtomic(o.out, chunks);
       else for (const c of chunks) process.stdout.write(c);
     });
+}
+
+function knowledgeCommandsPart2(ctx: KnowledgeCommandsContext): void {
+  const { k } = ctx;
 
   k.command('prompts')
     .description("the tree's synonyms for class names, for zero-shot prompt sets")
@@ -274,4 +284,10 @@ export function registerKnowledgeCommands(program: Command): void {
       saveTree(o.out, tree);
       out(`wrote ${o.out}: ${countsLine(tree)}`);
     });
+}
+
+export function registerKnowledgeCommands(program: Command): void {
+  const ctx = knowledgeCommandsSetup(program);
+  knowledgeCommandsPart1(ctx);
+  knowledgeCommandsPart2(ctx);
 }

@@ -11,18 +11,33 @@ import { registerVlpTrainCommand } from './train-vlp.ts';
 import { registerVisionLanguageCommands } from './vl.ts';
 import { registerWsiCommands } from './wsi.ts';
 import { registerWsiRunCommand } from './wsi-run.ts';
+import { DEVICES, applyRuntimeDefaults } from '../engine/settings.ts';
 import { describeError } from '../util/fs-errors.ts';
+import { configureLog } from '../util/log.ts';
 import { EXIT_FAILED, takeExitStatus } from './outcome.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
+/** The options every command takes: one logger, one runtime settings object for all sessions. */
+function applyGlobalOptions(o: { device?: string; quiet?: boolean; logJson?: boolean }): void {
+  const device = DEVICES.find((d) => d === o.device);
+  if (o.device !== undefined && !device)
+    throw new Error(`--device ${o.device}: expected one of ${DEVICES.join(', ')}`);
+  applyRuntimeDefaults(device ? { device } : {});
+  configureLog({ level: o.quiet ? 'warn' : 'info', json: Boolean(o.logJson) });
+}
+
 export function buildProgram(): Command {
   const program = new Command('kep')
     .description('Knowledge-enhanced vision–language pathology on ONNX Runtime')
     .version(pkg.version)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .option('--device <cpu|cuda>', 'ONNX Runtime execution provider for every model session (default cpu)')
+    .option('--quiet', 'only warnings and errors on stderr', false)
+    .option('--log-json', 'log lines as JSON objects (time, level, message) on stderr', false)
+    .hook('preAction', (root) => applyGlobalOptions(root.opts()));
   registerKnowledgeCommands(program);
   registerDemoCommand(program);
   registerModelCommands(program);

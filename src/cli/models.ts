@@ -2,41 +2,30 @@
 // image and text towers (with real weights from a checkpoint, or seeded random ones).
 import { Command } from 'commander';
 import { join, resolve } from 'node:path';
-import { Graph } from '../engine/graph.ts';
+import { existsSync, statSync } from 'node:fs';
+import type { Graph } from '../engine/graph.ts';
 import { serializeGraph } from '../engine/onnx.ts';
 import { parameterValues } from '../weights/model-weights.ts';
-import { type ModelEntry, getModel, registry, towers } from '../models/registry.ts';
+import { readModelFile } from '../embed/model-folder.ts';
+import { towerGraphs } from '../models/factory.ts';
+import { type ModelEntry, getModel, registry } from '../models/registry.ts';
+import type { ModelSpec } from '../models/spec.ts';
+import { readKnowledgeEncoderSpec } from '../train/knowledge.ts';
 import { formatLoadReport } from '../weights/keymaps.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { logitScale } from '../models/kep.ts';
 
 interface TowerGraph {
   tower: 'image' | 'text';
   graph: Graph;
 }
 
-function towerGraphs(entry: ModelEntry): TowerGraph[] {
-  const t = towers(entry);
-  const out: TowerGraph[] = [];
-  if (t.image) {
-    const size = entry.kind === 'bert' ? 0 : entry.preprocess.size;
-    const g = new Graph(`${entry.name}-image`);
-    g.output('embedding', t.image(g, g.input('pixels', 'float32', ['batch', 3, size, size])));
-    out.push({ tower: 'image', graph: g });
-  }
-  if (t.text) {
-    const g = new Graph(`${entry.name}-text`);
-    g.output(
-      'embedding',
-      t.text(
-        g,
-        g.input('input_ids', 'int64', ['batch', 'seq']),
-        g.input('attention_mask', 'int64', ['batch', 'seq']),
-      ),
-    );
-    out.push({ tower: 'text', graph: g });
-  }
-  return out;
+/** The inference graphs of a spec's towers, from the one factory. */
+function inferenceGraphs(spec: ModelSpec): { towers: TowerGraph[]; all: Graph } {
+  const built = towerGraphs(spec);
+  const towers: TowerGraph[] = [];
+  if (built.image) towers.push({ tower: 'image', graph: built.image });
+  if (built.text) towers.push({ tower: 'text', graph: built.text });
+  return { towers, all: built.all };
 }
 
 /**
@@ -47,25 +36,16 @@ export async function loadTowerWeights(
   entry: ModelEntry,
   o: { weights?: string; keyMap?: string; strict: boolean; log?: (line: string) => void },
 ): Promise<{ graphs: TowerGraph[]; values: Map<string, Float32Array> }> {
-  const graphs = towerGraphs(entry);
+  const { towers: graphs, all } = inferenceGraphs(entry);
   // One pass over the checkpoint for all towers: a KEP file holds both, and each tower's tensors
   // would be "unexpected" to the other.
-  const { values, report, untrained } = await parameterValues(allTowerParams(entry, graphs), {
+  const { values, report, untrained } = await parameterValues(all, {
     ...(o.weights ? { weights: o.weights, keyMap: o.keyMap ?? entry.keyMap } : {}),
     strict: o.strict,
   });
   if (report) o.log?.(formatLoadReport(report));
   if (untrained) o.log?.('no --weights given: random (untrained) weights');
   return { graphs, values };
-}
-
-/** A graph holding every parameter of the towers (and KEP's logit scale, which no tower uses but
- * every KEP checkpoint has), so that a checkpoint is checked against the whole model at once. */
-function allTowerParams(entry: ModelEntry, graphs: { graph: Graph }[]): Graph {
-  const g = new Graph(`${entry.name}-all`);
-  for (const { graph } of graphs) for (const p of graph.params.values()) g.params.set(p.name, p);
-  if (entry.kind === 'kep') g.output('logit_scale', logitScale(g, entry.config));
-  return g;
 }
 
 function paramCount(g: Graph): number {
@@ -82,15 +62,15 @@ export function registerModelCommands(program: Command): void {
     .option('--json', 'one JSON object per model', false)
     .action((o: { json: boolean }) => {
       for (const entry of registry.values()) {
-        const graphs = towerGraphs(entry);
+        const graphs = inferenceGraphs(entry).towers;
         const params = graphs.reduce((s, t) => s + paramCount(t.graph), 0);
         const info = {
           name: entry.name,
           kind: entry.kind,
           towers: graphs.map((t) => t.tower),
           parameters: params,
-          ...(entry.kind !== 'bert' ? { imageSize: entry.preprocess.size } : {}),
-          ...(entry.kind === 'bert' || entry.kind === 'kep' ? { maxLength: entry.maxLength } : {}),
+          ...('preprocess' in entry ? { imageSize: entry.preprocess.size } : {}),
+          ...('tokenizer' in entry ? { maxLength: entry.tokenizer.maxLength } : {}),
           keyMap: entry.keyMap,
           description: entry.description,
           ...(entry.kind === 'kep' && entry.published ? { published: entry.published } : {}),
@@ -105,6 +85,17 @@ export function registerModelCommands(program: Command): void {
               process.stdout.write(`${''.padEnd(22)}${`${k}:`.padEnd(15)}${v}\n`);
         }
       }
+    });
+
+  models
+    .command('spec')
+    .description(
+      'the full spec of a registry model, a model folder (kep train vlp) or a knowledge encoder folder (kep train knowledge)',
+    )
+    .argument('<name|dir>', 'a registry name or a folder')
+    .option('--json', 'the spec as one JSON document (the default output too)', false)
+    .action((what: string) => {
+      process.stdout.write(`${JSON.stringify(specOf(what), null, 2)}\n`);
     });
 
   program
@@ -146,4 +137,13 @@ export function registerModelCommands(program: Command): void {
         }
       },
     );
+}
+
+/** The spec of a registry name, or the one a folder stores (never the registry's for a folder). */
+export function specOf(what: string): ModelSpec {
+  if (existsSync(what) && statSync(what).isDirectory()) {
+    if (existsSync(join(what, 'encoder.json'))) return readKnowledgeEncoderSpec(what);
+    return readModelFile(what).spec;
+  }
+  return getModel(what);
 }

@@ -128,7 +128,7 @@ test('kep train vlp --minutes stops early with a usable checkpoint', () => {
   );
   assert.equal(r.status, 0, String(r.stderr));
   assert.match(String(r.stdout), /stopped by minutes/);
-  assert.ok(readFileSync(join(out, 'kep-model.json'), 'utf8').includes('kep-model/1'));
+  assert.ok(readFileSync(join(out, 'kep-model.json'), 'utf8').includes('kep-model/2'));
 });
 
 test('bad settings and inputs are named', () => {

@@ -13,9 +13,21 @@ import { readSamples } from '../train/samples.ts';
 import { readSettings } from './config-file.ts';
 import { positive } from './arguments.ts';
 import { commandGroup } from './groups.ts';
-
-export function registerTrainCommands(program: Command): void {
+/** What every part of registerTrainCommands shares. */
+function trainCommandsSetup(program: Command) {
   const train = commandGroup(program, 'train', 'training runs');
+
+  const knowledge = commandGroup(
+    program,
+    'knowledge',
+    'the pathology knowledge tree: tissues → diseases → attributes',
+  );
+  return { program, train, knowledge };
+}
+type TrainCommandsContext = ReturnType<typeof trainCommandsSetup>;
+
+function trainCommandsPart1(ctx: TrainCommandsContext): void {
+  const { train } = ctx;
   train
     .command('knowledge')
     .description('train a knowledge encoder on samples (JSONL from `kep knowledge export --format jsonl`)')
@@ -71,6 +83,10 @@ export function registerTrainCommands(program: Command): void {
         );
       },
     );
+}
+
+function trainCommandsPart2(ctx: TrainCommandsContext): void {
+  const { program } = ctx;
 
   commandGroup(program, 'eval', 'evaluations')
     .command('knowledge')
@@ -136,12 +152,10 @@ export function registerTrainCommands(program: Command): void {
           );
       },
     );
+}
 
-  const knowledge = commandGroup(
-    program,
-    'knowledge',
-    'the pathology knowledge tree: tissues → diseases → attributes',
-  );
+function trainCommandsPart3(ctx: TrainCommandsContext): void {
+  const { knowledge } = ctx;
   knowledge
     .command('link')
     .description('the diseases of a tree nearest to a free-text diagnosis: encoder, BM25 or their hybrid')
@@ -193,4 +207,11 @@ export function registerTrainCommands(program: Command): void {
         }
       },
     );
+}
+
+export function registerTrainCommands(program: Command): void {
+  const ctx = trainCommandsSetup(program);
+  trainCommandsPart1(ctx);
+  trainCommandsPart2(ctx);
+  trainCommandsPart3(ctx);
 }

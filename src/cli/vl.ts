@@ -8,7 +8,7 @@ import { type LabelFrom, readLabelled } from '../data/labelled.ts';
 import { readPairs } from '../data/pairs.ts';
 import { poolPromptSets, readPromptFile } from '../data/prompt-sets.ts';
 import { type ClassBy, writeSyntheticSet } from '../data/synthetic.ts';
-import { loadVisionLanguageModel } from '../embed/model.ts';
+import { createModel } from '../embed/model.ts';
 import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
 import {
   TextEmbeddingCache,
@@ -45,7 +45,7 @@ export interface VisionLanguageDeps {
 }
 
 const defaultDeps: VisionLanguageDeps = {
-  loadModel: loadVisionLanguageModel,
+  loadModel: createModel,
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
 };
@@ -105,11 +105,8 @@ function listFile(file: string): string[] {
 }
 
 const DEFAULT_TREE = 'out/demo/knowledge-tree.json';
-
-export function registerVisionLanguageCommands(
-  program: Command,
-  deps: Partial<VisionLanguageDeps> = {},
-): void {
+/** What every part of registerVisionLanguageCommands shares. */
+function vlCommandsSetup(program: Command, deps: Partial<VisionLanguageDeps> = {}) {
   const { loadModel: load, out, err } = { ...defaultDeps, ...deps };
   const warnIfUntrained = (model: VisionLanguageModel): void => {
     if (model.untrained) err(`kep: ⚠ ${UNTRAINED_WARNING} (${model.source})\n`);
@@ -126,6 +123,14 @@ export function registerVisionLanguageCommands(
     checkInputs(what, total, unreadable, err);
   };
   const evalGroup = commandGroup(program, 'eval', 'evaluations');
+
+  const embed = commandGroup(program, 'embed', 'embeddings of images or texts, written to disk for reuse');
+  return { program, deps, load, out, err, warnIfUntrained, reportUnreadable, evalGroup, embed };
+}
+type VlCommandsContext = ReturnType<typeof vlCommandsSetup>;
+
+function vlCommandsPart1(ctx: VlCommandsContext): void {
+  const { load, out, err, warnIfUntrained, reportUnreadable, evalGroup } = ctx;
 
   withModelOptions(
     evalGroup
@@ -239,6 +244,10 @@ export function registerVisionLanguageCommands(
         }
       },
     );
+}
+
+function vlCommandsPart2(ctx: VlCommandsContext): void {
+  const { load, out, err, warnIfUntrained, reportUnreadable, evalGroup, embed } = ctx;
 
   withModelOptions(
     evalGroup
@@ -307,8 +316,6 @@ export function registerVisionLanguageCommands(
     .action((files: string[], o: { metric: TableMetric }) => {
       out(resultsTable(files.map(readReport), o.metric));
     });
-
-  const embed = commandGroup(program, 'embed', 'embeddings of images or texts, written to disk for reuse');
   withModelOptions(embed.command('images').description('embed image files into a safetensors file'))
     .argument('[images...]', 'image files')
     .option('--list <file>', 'a file with one image path per line')
@@ -349,6 +356,10 @@ export function registerVisionLanguageCommands(
         }
       },
     );
+}
+
+function vlCommandsPart3(ctx: VlCommandsContext): void {
+  const { load, err, warnIfUntrained, embed } = ctx;
 
   withModelOptions(embed.command('texts').description('embed texts into a safetensors file'))
     .argument('[texts...]', 'texts')
@@ -393,6 +404,10 @@ export function registerVisionLanguageCommands(
         await model.release();
       }
     });
+}
+
+function vlCommandsPart4(ctx: VlCommandsContext): void {
+  const { program, load, out, err, warnIfUntrained, reportUnreadable } = ctx;
 
   withModelOptions(
     program
@@ -500,6 +515,10 @@ export function registerVisionLanguageCommands(
         }
       },
     );
+}
+
+function vlCommandsPart5(ctx: VlCommandsContext): void {
+  const { program, out } = ctx;
 
   commandGroup(program, 'data', 'data sets')
     .command('synthetic')
@@ -537,4 +556,16 @@ export function registerVisionLanguageCommands(
         );
       },
     );
+}
+
+export function registerVisionLanguageCommands(
+  program: Command,
+  deps: Partial<VisionLanguageDeps> = {},
+): void {
+  const ctx = vlCommandsSetup(program, deps);
+  vlCommandsPart1(ctx);
+  vlCommandsPart2(ctx);
+  vlCommandsPart3(ctx);
+  vlCommandsPart4(ctx);
+  vlCommandsPart5(ctx);
 }

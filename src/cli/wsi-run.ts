@@ -1,6 +1,6 @@
 // `kep wsi run DIR_OR_CSV --out OUT`: the whole-slide batch (src/pipeline/wsi-run.ts). docs/wsi.md.
 import { type Command, Option } from 'commander';
-import { loadVisionLanguageModel } from '../embed/model.ts';
+import { createModel } from '../embed/model.ts';
 import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
 import { UNTRAINED_WARNING } from '../eval/zeroshot-report.ts';
 import { runWsiBatch } from '../pipeline/wsi-run.ts';
@@ -19,7 +19,7 @@ export interface WsiRunDeps {
 }
 
 const defaults: WsiRunDeps = {
-  loadModel: loadVisionLanguageModel,
+  loadModel: createModel,
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
 };

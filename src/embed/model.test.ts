@@ -9,8 +9,18 @@ import { encodeImage, encodeText, logitScale } from '../models/kep.ts';
 import { getModel } from '../models/registry.ts';
 import { characterVocabulary } from '../text/vocab-builder.ts';
 import { parameterValues } from '../weights/model-weights.ts';
-import { loadVisionLanguageModel } from './model.ts';
-import { writeModelFile } from './model-folder.ts';
+import { towerGraphs } from '../models/factory.ts';
+import { withImageSize } from '../models/spec.ts';
+import { createModel, loadVisionLanguageModel } from './model.ts';
+import { readModelFile, writeModelFile } from './model-folder.ts';
+
+/** kep-model.json exactly as the writer of format kep-model/1 wrote it (before specs). */
+function writeLegacyModelFile(dir: string, file: Record<string, unknown>): void {
+  writeFileSync(
+    join(dir, 'kep-model.json'),
+    `${JSON.stringify({ format: 'kep-model/1', ...file }, null, 2)}\n`,
+  );
+}
 
 function norms(x: Float32Array, dim: number): number[] {
   const out: number[] = [];
@@ -66,7 +76,8 @@ test('a model folder loads its weights, vocabulary and logit scale, and matches 
   const tensors = new Map([...values].map(([k, v]) => [k, fromFloat32(v, [...g.params.get(k)!.shape])]));
   writeSafetensors(join(dir, 'model.safetensors'), tensors);
   writeFileSync(join(dir, 'vocab.txt'), `${characterVocabulary().join('\n')}\n`);
-  writeModelFile(dir, {
+  // A folder as kep wrote it before kep-model.json held the spec (format kep-model/1): it migrates.
+  writeLegacyModelFile(dir, {
     model: 'kep-tiny',
     text: entry.config.text,
     pooling: 'cls',
@@ -114,4 +125,79 @@ test('bad model folders fail naming the file and field', async () => {
     loadVisionLanguageModel({ name: 'kep-tiny', weights: join(dir, 'none.safetensors') }),
   );
   await assert.rejects(() => loadVisionLanguageModel({ name: 'bert-small' }), /no image tower/);
+});
+
+test('a kep-model/2 folder holds the whole spec and loads without the registry; createModel takes a name, a folder or a spec', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kep-model-v2-'));
+  const entry = getModel('kep-tiny');
+  if (entry.kind !== 'kep') throw new Error('kep-tiny is a KEP model');
+  // A name the registry does not know, and a ViT size it does not have: only the spec can say them.
+  const spec = withImageSize(
+    { ...entry, name: 'my-kep', tokenizer: { ...entry.tokenizer, vocabulary: 'vocab.txt' } },
+    48,
+  );
+  const { values } = await parameterValues(towerGraphs(spec).all, { seed: 3 });
+  const g = towerGraphs(spec).all;
+  writeSafetensors(
+    join(dir, 'model.safetensors'),
+    new Map([...values].map(([k, v]) => [k, fromFloat32(v, [...g.params.get(k)!.shape])])),
+  );
+  writeFileSync(join(dir, 'vocab.txt'), `${characterVocabulary().join('\n')}\n`);
+  writeModelFile(dir, { spec, origin: 'test' });
+  assert.deepEqual(readModelFile(dir).spec, spec);
+  const folder = await createModel(dir);
+  assert.equal(folder.name, 'my-kep');
+  assert.equal(folder.preprocess.size, 48);
+  assert.deepEqual(folder.spec, spec);
+  const bySpec = await createModel({
+    spec,
+    weights: join(dir, 'model.safetensors'),
+    keyMap: 'kep',
+    vocab: join(dir, 'vocab.txt'),
+  });
+  const p = pixels(1, 48, 5);
+  assert.deepEqual(await folder.embedImages(p, 1), await bySpec.embedImages(p, 1));
+  assert.deepEqual(await folder.embedTexts(['a b']), await bySpec.embedTexts(['a b']));
+  const named = await createModel('kep-tiny');
+  assert.equal(named.untrained, true);
+  for (const m of [folder, bySpec, named]) await m.release();
+});
+
+test('a kep-model/1 folder migrates to a spec: the registry image tower at its recorded size, its own text tower', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kep-model-v1-'));
+  const entry = getModel('kep-tiny');
+  if (entry.kind !== 'kep') throw new Error('kep-tiny is a KEP model');
+  const text = { ...entry.config.text, vocabSize: 77 };
+  writeLegacyModelFile(dir, {
+    model: 'kep-tiny',
+    text,
+    pooling: 'mean',
+    embedDim: 16,
+    preprocess: {
+      size: 40,
+      resize: 'shortest',
+      interpolation: 'bicubic',
+      crop: 'center',
+      mean: [0.1, 0.2, 0.3],
+      std: [1, 1, 1],
+    },
+    maxLength: 24,
+    vocab: 'vocab.txt',
+    origin: 'old run',
+  });
+  const file = readModelFile(dir);
+  assert.equal(file.migratedFrom, 'kep-model/1');
+  assert.equal(file.origin, 'old run');
+  const s = file.spec;
+  assert.equal(s.name, 'kep-tiny');
+  assert.deepEqual(s.config.text, text);
+  assert.equal(s.config.image.kind, 'vit');
+  if (s.config.image.kind === 'vit') assert.equal(s.config.image.config.imageSize, 40);
+  assert.deepEqual(s.preprocess, {
+    size: 40,
+    mean: [0.1, 0.2, 0.3],
+    std: [1, 1, 1],
+    interpolation: 'bicubic',
+  });
+  assert.deepEqual(s.tokenizer, { maxLength: 24, vocabulary: 'vocab.txt', pooling: 'mean', lowerCase: true });
 });

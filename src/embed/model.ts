@@ -1,82 +1,31 @@
-// loadVisionLanguageModel: a trained model folder, or a registry model with optional weights, as
-// two inference sessions (image tower, text tower) behind the VisionLanguageModel interface.
-// The towers are separate graphs because ONNX Runtime wants every graph input fed: one graph
-// would make an image-only call invent a text batch.
+// createModel: the one way to get a usable model — a registry name, a trained model folder, or a
+// spec plus weights — as two inference sessions (image tower, text tower) behind the
+// VisionLanguageModel interface, with the transform its image tower expects. The graphs come from
+// the one factory (src/models/factory.ts). The towers are separate graphs because ONNX Runtime wants
+// every graph input fed: one graph would make an image-only call invent a text batch.
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Graph, type Tensor } from '../engine/graph.ts';
+import type { Graph } from '../engine/graph.ts';
 import { toFloat32 } from '../engine/safetensors.ts';
 import { type CompiledGraph, compile, ort } from '../engine/runtime.ts';
 import type { PreprocessConfig } from '../data/preprocess.ts';
-import { type KepConfig, encodeImage, encodeText, logitScale } from '../models/kep.ts';
-import { IMAGE_NORMS, type ImageNorm, type ModelEntry, getModel, towers } from '../models/registry.ts';
+import { OUTPUT_EMBEDDING, type TowerGraphs, embeddingDim, towerGraphs } from '../models/factory.ts';
+import { IMAGE_NORMS, type ImageNorm, getModel } from '../models/registry.ts';
+import type { KepSpec, ModelSpec } from '../models/spec.ts';
 import { characterVocabulary } from '../text/vocab-builder.ts';
 import { BertTokenizer } from '../text/wordpiece.ts';
 import { applyKeyMap, formatLoadReport } from '../weights/keymaps.ts';
 import { loadStateDict } from '../weights/load.ts';
 import { keyMapNamed, parameterValues } from '../weights/model-weights.ts';
-import { modelWeightsPath, readModelFile } from './model-folder.ts';
+import { MODEL_FILE, evalPreprocess, modelWeightsPath, readModelFile } from './model-folder.ts';
+import { type RuntimeSettings, runtimeOptions } from '../engine/settings.ts';
 import type { ModelSource, VisionLanguageModel } from './types.ts';
 
-type ImageBuilder = (g: Graph, pixels: Tensor) => Tensor;
-type TextBuilder = (g: Graph, ids: Tensor, mask: Tensor) => Tensor;
-
-interface Towers {
-  image: ImageBuilder;
-  text?: TextBuilder;
-  embedDim: number;
-  kep?: KepConfig;
-}
-
-function imageGraph(build: ImageBuilder, size: number): Graph {
-  const g = new Graph('image-tower');
-  g.output('embedding', build(g, g.input('pixels', 'float32', ['batch', 3, size, size])));
-  return g;
-}
-
-function textGraph(build: TextBuilder): Graph {
-  const g = new Graph('text-tower');
-  g.output(
-    'embedding',
-    build(
-      g,
-      g.input('input_ids', 'int64', ['batch', 'seq']),
-      g.input('attention_mask', 'int64', ['batch', 'seq']),
-    ),
-  );
-  return g;
-}
-
-/** Every parameter of both towers (plus the logit scale), for one key-mapping pass and report. */
-function allParams(t: Towers, size: number): Graph {
-  const g = imageGraph(t.image, size);
-  if (t.text) {
-    g.output(
-      'text',
-      t.text(
-        g,
-        g.input('input_ids', 'int64', ['batch', 'seq']),
-        g.input('attention_mask', 'int64', ['batch', 'seq']),
-      ),
-    );
-  }
-  if (t.kep) g.output('logit_scale', logitScale(g, t.kep));
-  return g;
-}
+type ImageSpec = Exclude<ModelSpec, { kind: 'bert' | 'text-encoder' }>;
 
 /** The evaluation transform of a registry model (resize + centre crop + its normalisation). */
-export function entryPreprocess(
-  entry: Exclude<ModelEntry, { kind: 'bert' }>,
-  size = entry.preprocess.size,
-): PreprocessConfig {
-  return {
-    size,
-    resize: 'shortest',
-    interpolation: entry.preprocess.interpolation,
-    crop: 'center',
-    mean: [...entry.preprocess.mean],
-    std: [...entry.preprocess.std],
-  };
+export function entryPreprocess(entry: ImageSpec, size = entry.preprocess.size): PreprocessConfig {
+  return evalPreprocess(entry, size);
 }
 
 /** The transform with another normalisation, when the user chose one. */
@@ -86,50 +35,49 @@ function withNorm(pre: PreprocessConfig, norm: ImageNorm | undefined): Preproces
   return { ...pre, mean: [...mean], std: [...std] };
 }
 
-function entryTowers(entry: ModelEntry, kepOverride?: KepConfig): Towers {
-  if (entry.kind === 'bert')
-    throw new Error(`${entry.name} has no image tower; a vision–language model needs one`);
-  if (entry.kind === 'kep') {
-    const cfg = kepOverride ?? entry.config;
-    return {
-      image: (g, x) => encodeImage(g, x, cfg),
-      text: (g, ids, mask) => encodeText(g, ids, mask, cfg),
-      embedDim: cfg.embedDim,
-      kep: cfg,
-    };
-  }
-  const t = towers(entry);
-  const g = imageGraph(t.image!, entry.preprocess.size);
-  return { image: t.image!, embedDim: g.outputs.get('embedding')!.shape[1] as number };
+interface LoadedParts {
+  spec: ImageSpec;
+  preprocess: PreprocessConfig;
+  logitScale: number;
+  untrained: boolean;
+  source: string;
+  values: Map<string, Float32Array>;
+  tokenizer: BertTokenizer | undefined;
+  runtime: RuntimeSettings;
 }
 
 class LoadedModel implements VisionLanguageModel {
   private imageSession?: Promise<CompiledGraph>;
   private textSession?: Promise<CompiledGraph>;
-  constructor(
-    readonly name: string,
-    readonly embedDim: number,
-    readonly preprocess: PreprocessConfig,
-    readonly logitScale: number,
-    readonly untrained: boolean,
-    readonly source: string,
-    private readonly t: Towers,
-    private readonly values: Map<string, Float32Array>,
-    private readonly tokenizer: BertTokenizer | undefined,
-    private readonly maxLength: number,
-    private readonly threads: number | undefined,
-  ) {}
+  private readonly graphs: TowerGraphs;
+  readonly name: string;
+  readonly spec: ModelSpec;
+  readonly embedDim: number;
+  readonly preprocess: PreprocessConfig;
+  readonly logitScale: number;
+  readonly untrained: boolean;
+  readonly source: string;
+
+  constructor(private readonly parts: LoadedParts) {
+    this.spec = parts.spec;
+    this.name = parts.spec.name;
+    this.graphs = towerGraphs(parts.spec);
+    this.embedDim = embeddingDim(parts.spec);
+    this.preprocess = parts.preprocess;
+    this.logitScale = parts.logitScale;
+    this.untrained = parts.untrained;
+    this.source = parts.source;
+  }
 
   private session(which: 'image' | 'text'): Promise<CompiledGraph> {
     const make = (g: Graph): Promise<CompiledGraph> => {
       const paramData = new Map<string, Float32Array>();
-      for (const name of g.params.keys()) paramData.set(name, this.values.get(name)!);
-      return compile(g, { paramData, outputs: ['embedding'] }, this.threads ? { threads: this.threads } : {});
+      for (const name of g.params.keys()) paramData.set(name, this.parts.values.get(name)!);
+      return compile(g, { paramData, outputs: [OUTPUT_EMBEDDING] }, runtimeOptions(this.parts.runtime));
     };
-    if (which === 'image')
-      return (this.imageSession ??= make(imageGraph(this.t.image, this.preprocess.size)));
-    if (!this.t.text) throw new Error(`${this.name} has no text tower: it can embed images only`);
-    return (this.textSession ??= make(textGraph(this.t.text)));
+    if (which === 'image') return (this.imageSession ??= make(this.graphs.image!));
+    if (!this.graphs.text) throw new Error(`${this.name} has no text tower: it can embed images only`);
+    return (this.textSession ??= make(this.graphs.text));
   }
 
   async embedImages(pixels: Float32Array, count: number): Promise<Float32Array> {
@@ -139,16 +87,17 @@ class LoadedModel implements VisionLanguageModel {
     if (count === 0) return new Float32Array(0);
     const session = await this.session('image');
     const out = await session.run({ pixels: new ort.Tensor('float32', pixels, [count, 3, s, s]) });
-    return out.embedding!.data as Float32Array;
+    return out[OUTPUT_EMBEDDING]!.data as Float32Array;
   }
 
   async embedTexts(texts: readonly string[]): Promise<Float32Array> {
     const session = await this.session('text');
     if (texts.length === 0) return new Float32Array(0);
-    const parts: Float32Array[] = [];
+    const maxLength = this.spec.kind === 'kep' ? this.spec.tokenizer.maxLength : 0;
+    const all = new Float32Array(texts.length * this.embedDim);
     for (let i = 0; i < texts.length; i += 256) {
-      const b = this.tokenizer!.encodeBatch(texts.slice(i, i + 256), {
-        maxLength: this.maxLength,
+      const b = this.parts.tokenizer!.encodeBatch(texts.slice(i, i + 256), {
+        maxLength,
         padding: 'longest',
         truncation: true,
       });
@@ -156,13 +105,7 @@ class LoadedModel implements VisionLanguageModel {
         input_ids: new ort.Tensor('int64', b.ids, b.shape),
         attention_mask: new ort.Tensor('int64', b.mask, b.shape),
       });
-      parts.push(out.embedding!.data as Float32Array);
-    }
-    const all = new Float32Array(texts.length * this.embedDim);
-    let off = 0;
-    for (const p of parts) {
-      all.set(p, off);
-      off += p.length;
+      all.set(out[OUTPUT_EMBEDDING]!.data as Float32Array, i * this.embedDim);
     }
     return all;
   }
@@ -172,28 +115,23 @@ class LoadedModel implements VisionLanguageModel {
   }
 }
 
-async function fromFolder(dir: string, threads?: number, norm?: ImageNorm): Promise<VisionLanguageModel> {
+function imageSpec(spec: ModelSpec): ImageSpec {
+  if (spec.kind === 'bert' || spec.kind === 'text-encoder')
+    throw new Error(`${spec.name} has no image tower; a vision–language model needs one`);
+  return spec;
+}
+
+/** The runtime settings a source asks for (its `threads` shorthand included). */
+function runtimeOf(source: ModelSource): RuntimeSettings {
+  return { ...(source.threads ? { threads: source.threads } : {}), ...source.runtime };
+}
+
+async function fromFolder(dir: string, source: ModelSource): Promise<VisionLanguageModel> {
   const file = readModelFile(dir);
-  const entry = getModel(file.model);
-  if (entry.kind !== 'kep') throw new Error(`${dir}: model "${file.model}" is not a KEP model`);
-  // A ViT trained at another size (`kep train vlp --image-size`) has that many position embeddings.
-  const image: KepConfig['image'] =
-    entry.config.image.kind === 'vit'
-      ? { kind: 'vit', config: { ...entry.config.image.config, imageSize: file.preprocess.size } }
-      : entry.config.image;
-  const kep: KepConfig = {
-    ...entry.config,
-    image,
-    text: file.text,
-    embedDim: file.embedDim,
-    pooling: file.pooling,
-  };
-  const t = entryTowers(entry, kep);
+  const spec = file.spec;
   const weights = modelWeightsPath(dir);
   const loaded = await loadStateDict(weights);
-  const expected = new Map(
-    [...allParams(t, file.preprocess.size).params.values()].map((p) => [p.name, p.shape]),
-  );
+  const expected = new Map([...towerGraphs(spec).all.params.values()].map((p) => [p.name, p.shape]));
   const { tensors } = applyKeyMap(loaded.tensors, keyMapNamed('kep'), expected, {
     strict: false,
     source: weights,
@@ -204,19 +142,18 @@ async function fromFolder(dir: string, threads?: number, norm?: ImageNorm): Prom
     if (!v) throw new Error(`${weights}: no tensor ${name}`);
     values.set(name, toFloat32(v, { convert: true }));
   }
-  return new LoadedModel(
-    file.model,
-    file.embedDim,
-    withNorm(file.preprocess, norm),
-    Math.exp(values.get('logit_scale')![0]!),
-    file.untrainedTowers.length > 0,
-    `${dir}${file.origin ? ` (${file.origin})` : ''}`,
-    t,
+  const vocab = spec.tokenizer.vocabulary;
+  if (!vocab) throw new Error(`${join(dir, MODEL_FILE)}: spec.tokenizer.vocabulary names no file`);
+  return new LoadedModel({
+    spec,
+    preprocess: withNorm(evalPreprocess(spec), source.imageNorm),
+    logitScale: Math.exp(values.get('logit_scale')![0]!),
+    untrained: file.untrainedTowers.length > 0,
+    source: `${dir}${file.origin ? ` (${file.origin})` : ''}`,
     values,
-    BertTokenizer.fromVocabFile(join(dir, file.vocab)),
-    file.maxLength,
-    threads,
-  );
+    tokenizer: BertTokenizer.fromVocabFile(join(dir, vocab), { doLowerCase: spec.tokenizer.lowerCase }),
+    runtime: runtimeOf(source),
+  });
 }
 
 function tokenizerFor(source: ModelSource, untrained: boolean, name: string): BertTokenizer {
@@ -234,35 +171,51 @@ function tokenizerFor(source: ModelSource, untrained: boolean, name: string): Be
   );
 }
 
-export async function loadVisionLanguageModel(source: ModelSource): Promise<VisionLanguageModel> {
-  if (source.dir) return fromFolder(resolve(source.dir), source.threads, source.imageNorm);
-  if (!source.name) throw new Error('a model needs a folder (--model DIR) or a registry name');
+/** Where a model comes from: a registry name or a model folder (a string), or a spec with weights. */
+export type ModelInput = string | ModelSource;
+
+function isModelFolder(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory() && existsSync(join(path, MODEL_FILE));
+}
+
+/**
+ * The one factory of usable models. A string is a model folder when one exists at that path (its
+ * kep-model.json says everything; the registry is not read), else a registry name. A source object
+ * names a folder (`dir`), a registry name (`name`) or a spec (`spec`), with weights, key map,
+ * vocabulary, normalisation and runtime settings.
+ */
+export async function createModel(input: ModelInput): Promise<VisionLanguageModel> {
+  const source: ModelSource =
+    typeof input === 'string' ? (isModelFolder(input) ? { dir: input } : { name: input }) : input;
+  if (source.dir) return fromFolder(resolve(source.dir), source);
+  if (source.spec) return loadEntryModel(source.spec, source);
+  if (!source.name) throw new Error('a model needs a folder (--model DIR), a registry name or a spec');
   return loadEntryModel(getModel(source.name), source);
 }
 
-/** A registry entry (or one built the same way, as tests do) with the source's weights. */
-export async function loadEntryModel(entry: ModelEntry, source: ModelSource): Promise<VisionLanguageModel> {
-  if (entry.kind === 'bert')
-    throw new Error(`${entry.name} has no image tower; a vision–language model needs one`);
-  const t = entryTowers(entry);
-  const pre = withNorm(entryPreprocess(entry), source.imageNorm);
-  const { values, report, untrained } = await parameterValues(allParams(t, pre.size), {
-    ...(source.weights ? { weights: source.weights, keyMap: source.keyMap ?? entry.keyMap } : {}),
+/** The same as createModel (the name the command-line code has always used). */
+export const loadVisionLanguageModel = createModel;
+
+/** A spec (a registry entry, or one built the same way, as tests do) with the source's weights. */
+export async function loadEntryModel(entry: ModelSpec, source: ModelSource): Promise<VisionLanguageModel> {
+  const spec = imageSpec(entry);
+  const pre = withNorm(evalPreprocess(spec), source.imageNorm);
+  const { values, report, untrained } = await parameterValues(towerGraphs(spec).all, {
+    ...(source.weights ? { weights: source.weights, keyMap: source.keyMap ?? spec.keyMap } : {}),
   });
   const scale = values.get('logit_scale');
-  return new LoadedModel(
-    entry.name,
-    t.embedDim,
-    pre,
-    scale ? Math.exp(scale[0]!) : t.kep ? t.kep.initialScale : 1,
+  return new LoadedModel({
+    spec,
+    preprocess: pre,
+    logitScale: scale ? Math.exp(scale[0]!) : spec.kind === 'kep' ? spec.config.initialScale : 1,
     untrained,
-    untrained
-      ? `${entry.name} (untrained: random weights)`
+    source: untrained
+      ? `${spec.name} (untrained: random weights)`
       : `${source.weights} (${report ? formatLoadReport(report) : ''})`,
-    t,
     values,
-    t.text ? tokenizerFor(source, untrained, entry.name) : undefined,
-    entry.kind === 'kep' ? entry.maxLength : 0,
-    source.threads,
-  );
+    tokenizer: spec.kind === 'kep' ? tokenizerFor(source, untrained, spec.name) : undefined,
+    runtime: runtimeOf(source),
+  });
 }
+
+export type { KepSpec };

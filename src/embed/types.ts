@@ -2,11 +2,15 @@
 // retrieval, `kep embed`, whole-slide scoring): images and texts in, L2-normalised joint
 // embeddings out. Consumers depend on this interface, not on how the weights were found.
 import type { PreprocessConfig } from '../data/preprocess.ts';
+import type { RuntimeSettings } from '../engine/settings.ts';
 import type { ImageNorm } from '../models/registry.ts';
+import type { ModelSpec } from '../models/spec.ts';
 
 export interface VisionLanguageModel {
-  /** Registry name of the architecture (e.g. 'kep-16', 'kep-tiny'). */
+  /** Name of the architecture (e.g. 'kep-16', 'kep-tiny'): the spec's name. */
   readonly name: string;
+  /** The whole model description (absent for models assembled by hand, such as S2's live view). */
+  readonly spec?: ModelSpec;
   /** Width of the joint embedding space. */
   readonly embedDim: number;
   /** Evaluation transform (resize + centre crop + normalise) the image tower expects. */
@@ -24,12 +28,14 @@ export interface VisionLanguageModel {
   release(): Promise<void>;
 }
 
-/** How to find a model: a folder written by `kep train vlp`, or a registry name (+ weights). */
+/** How to find a model: a folder written by `kep train vlp`, a registry name or a spec (+ weights). */
 export interface ModelSource {
   /** A kep model folder (kep-model.json + vocab + weights). */
   dir?: string;
   /** A registry name, used when no folder is given. */
   name?: string;
+  /** A spec, used when neither a folder nor a name is given (weights from `weights`, else random). */
+  spec?: ModelSpec;
   /** Checkpoint for a registry name: .safetensors, .pt/.pth/.bin, or a Hugging Face folder. */
   weights?: string;
   /** Key map of that checkpoint (default: the registry entry's). */
@@ -38,5 +44,8 @@ export interface ModelSource {
   vocab?: string;
   /** Normalisation instead of the model's own (mean/std of OpenAI CLIP or ImageNet). */
   imageNorm?: ImageNorm;
+  /** Shorthand for runtime.threads. */
   threads?: number;
+  /** Execution provider, threads and optimisation level of the model's sessions. */
+  runtime?: RuntimeSettings;
 }

@@ -70,11 +70,20 @@ function sessionOptions(opts: RuntimeOptions): ort.InferenceSession.SessionOptio
 
 const cache = new Map<string, Promise<CompiledGraph>>();
 
+let defaults: RuntimeOptions = {};
+
+/** Process-wide defaults under every session's own options: the command line's `--device` (and
+ * any setting a library user wants everywhere) reaches every session, however deep it is made. */
+export function setRuntimeDefaults(d: RuntimeOptions): void {
+  defaults = { ...d };
+}
+
 export async function compile(
   graph: Graph,
   ser: SerializeOptions = {},
-  opts: RuntimeOptions = {},
+  own: RuntimeOptions = {},
 ): Promise<CompiledGraph> {
+  const opts: RuntimeOptions = { ...defaults, ...own };
   const serialized = serializeGraph(graph, ser);
   const cacheable = !ser.paramData;
   const key = cacheable

@@ -3,6 +3,7 @@
 // Files already in the cache are kept (a cache is a pinned copy: rebuilding from it is reproducible);
 // --refresh fetches them again. Every file is written atomically, so an interrupted download leaves
 // the previous copy or nothing.
+import { log as logger } from '../util/log.ts';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -82,7 +83,7 @@ async function fetchOne(url: string, label: string, options: DownloadOptions): P
 
 export async function downloadSources(options: DownloadOptions): Promise<DownloadResult> {
   const items = options.items ?? defaultItems();
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = options.log ?? ((line: string) => logger.info(line));
   const result: DownloadResult = { fetched: [], cached: [], failed: [] };
   for (const item of items) {
     const target = join(options.cacheDir, item.path);

@@ -1,18 +1,11 @@
 // Named models in the spirit of open_clip: an architecture config, and a pretrained config that
 // carries what using the weights needs (preprocessing, tokenizer length, the key map of the
 // checkpoint's own format, where the weights come from).
-import type { Graph, Tensor } from '../engine/graph.ts';
-import { type BertConfig, bert, bertConfigs } from './bert.ts';
-import { type KepConfig, encodeImage, encodeText } from './kep.ts';
-import { type SwinConfig, swin, swinConfigs } from './swin.ts';
-import { type VitConfig, vit, vitConfigs } from './vit.ts';
-
-export interface ImagePreprocessing {
-  size: number;
-  mean: [number, number, number];
-  std: [number, number, number];
-  interpolation: 'bicubic' | 'bilinear';
-}
+import { type BertConfig, bertConfigs } from './bert.ts';
+import type { KepConfig } from './kep.ts';
+import type { ImagePreprocessing, KepSpec, ModelSpec, PublishedWeights, TokenizerSpec } from './spec.ts';
+import { swinConfigs } from './swin.ts';
+import { vitConfigs } from './vit.ts';
 
 export const OPENAI_CLIP_NORM = {
   mean: [0.48145466, 0.4578275, 0.40821073],
@@ -25,43 +18,9 @@ export const IMAGENET_NORM = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 
 export const IMAGE_NORMS = { clip: OPENAI_CLIP_NORM, imagenet: IMAGENET_NORM } as const;
 export type ImageNorm = keyof typeof IMAGE_NORMS;
 
-export type ModelEntry =
-  | {
-      name: string;
-      kind: 'vit';
-      config: VitConfig;
-      preprocess: ImagePreprocessing;
-      keyMap: string;
-      description: string;
-    }
-  | {
-      name: string;
-      kind: 'swin';
-      config: SwinConfig;
-      preprocess: ImagePreprocessing;
-      keyMap: string;
-      description: string;
-    }
-  | { name: string; kind: 'bert'; config: BertConfig; maxLength: number; keyMap: string; description: string }
-  | {
-      name: string;
-      kind: 'kep';
-      config: KepConfig;
-      preprocess: ImagePreprocessing;
-      maxLength: number;
-      keyMap: string;
-      description: string;
-      /** What the authors released for this variant and what loading it needs (docs/weights.md). */
-      published?: PublishedWeights;
-    };
-
-/** The KEP authors' released files for a variant, as `kep models list` reports them. */
-export interface PublishedWeights {
-  files: string;
-  layout: string;
-  vocabulary: string;
-  preprocessing: string;
-}
+/** A registry entry is a named spec: data, not code paths (src/models/spec.ts). */
+export type ModelEntry = ModelSpec;
+export type { ImagePreprocessing, PublishedWeights };
 
 const KEP_FILES =
   "training saves epoch_N.pt ({epoch, name, state_dict, optimizer}; knowledge tower included, ignored for inference) and the inference folder's pytorch_model.bin";
@@ -69,23 +28,27 @@ const KEP_VOCAB = "PubMedBERT's vocab.txt (uncased: lower-cased), 256 tokens: pa
 
 const clipPre: ImagePreprocessing = {
   size: 224,
-  ...OPENAI_CLIP_NORM,
+  mean: [...OPENAI_CLIP_NORM.mean],
+  std: [...OPENAI_CLIP_NORM.std],
   interpolation: 'bicubic',
-} as ImagePreprocessing;
+};
 const imagenetPre: ImagePreprocessing = {
   size: 224,
-  ...IMAGENET_NORM,
+  mean: [...IMAGENET_NORM.mean],
+  std: [...IMAGENET_NORM.std],
   interpolation: 'bicubic',
-} as ImagePreprocessing;
+};
+/** PubMedBERT's uncased vocabulary is not shipped: the user passes it (--vocab). */
+const EXTERNAL_VOCAB: TokenizerSpec = { maxLength: 256, vocabulary: null, pooling: 'cls', lowerCase: true };
 
-const kep = (image: KepConfig['image'], text: BertConfig = bertConfigs['bert-base']): KepConfig => ({
+const kep = (image: KepConfig['image'], text: BertConfig = bertConfigs['bert-base']): KepSpec['config'] => ({
   image,
   text,
   embedDim: 512,
   initialScale: 25,
 });
 
-const entries: ModelEntry[] = [
+const entries: ModelSpec[] = [
   {
     name: 'vit-b-16',
     kind: 'vit',
@@ -154,7 +117,7 @@ const entries: ModelEntry[] = [
     name: 'bert-base',
     kind: 'bert',
     config: bertConfigs['bert-base'],
-    maxLength: 256,
+    tokenizer: EXTERNAL_VOCAB,
     keyMap: 'hf-bert',
     description: 'BERT-base (PubMedBERT/BiomedBERT shape), pooler output',
   },
@@ -162,7 +125,7 @@ const entries: ModelEntry[] = [
     name: 'bert-small',
     kind: 'bert',
     config: bertConfigs['bert-small'],
-    maxLength: 256,
+    tokenizer: EXTERNAL_VOCAB,
     keyMap: 'hf-bert',
     description: 'BERT with 4 layers, hidden 256: the knowledge encoder that fits a laptop',
   },
@@ -171,7 +134,7 @@ const entries: ModelEntry[] = [
     kind: 'kep',
     config: kep({ kind: 'vit', config: vitConfigs['clip-vit-b-32'] }),
     preprocess: clipPre,
-    maxLength: 256,
+    tokenizer: EXTERNAL_VOCAB,
     keyMap: 'kep-clip',
     description: 'KEP-32: CLIP ViT-B/32 image tower + BERT-base text tower',
     published: {
@@ -187,7 +150,7 @@ const entries: ModelEntry[] = [
     kind: 'kep',
     config: kep({ kind: 'vit', config: vitConfigs['biomedclip-vit-b-16'] }),
     preprocess: clipPre,
-    maxLength: 256,
+    tokenizer: EXTERNAL_VOCAB,
     keyMap: 'kep-vit',
     description: "KEP-16: BiomedCLIP's ViT-B/16 image tower + BERT-base text tower",
     published: {
@@ -203,7 +166,7 @@ const entries: ModelEntry[] = [
     kind: 'kep',
     config: kep({ kind: 'swin', config: swinConfigs.ctranspath }),
     preprocess: imagenetPre,
-    maxLength: 256,
+    tokenizer: EXTERNAL_VOCAB,
     keyMap: 'kep-ctranspath',
     description: 'KEP-CTP: CTransPath image tower + BERT-base text tower',
     published: {
@@ -234,36 +197,16 @@ const entries: ModelEntry[] = [
       embedDim: 16,
     },
     preprocess: { ...imagenetPre, size: 32 },
-    maxLength: 64,
+    tokenizer: { ...EXTERNAL_VOCAB, maxLength: 64 },
     keyMap: 'kep-vit',
     description: 'test-sized KEP model',
   },
 ];
 
-export const registry: ReadonlyMap<string, ModelEntry> = new Map(entries.map((e) => [e.name, e]));
+export const registry: ReadonlyMap<string, ModelSpec> = new Map(entries.map((e) => [e.name, e]));
 
-export function getModel(name: string): ModelEntry {
+export function getModel(name: string): ModelSpec {
   const e = registry.get(name);
   if (!e) throw new Error(`unknown model "${name}"; known: ${[...registry.keys()].join(', ')}`);
   return e;
-}
-
-/** The graph builders of a model's towers: image features and/or text features. */
-export function towers(entry: ModelEntry): {
-  image?: (g: Graph, pixels: Tensor) => Tensor;
-  text?: (g: Graph, ids: Tensor, mask: Tensor) => Tensor;
-} {
-  switch (entry.kind) {
-    case 'vit':
-      return { image: (g, x) => vit(g, x, entry.config) };
-    case 'swin':
-      return { image: (g, x) => swin(g, x, entry.config) };
-    case 'bert':
-      return { text: (g, ids, mask) => bert(g, ids, mask, entry.config).pooled };
-    case 'kep':
-      return {
-        image: (g, x) => encodeImage(g, x, entry.config),
-        text: (g, ids, mask) => encodeText(g, ids, mask, entry.config),
-      };
-  }
 }

@@ -12,6 +12,32 @@ export function symmetricInfoNce(a: Tensor, b: Tensor, scale: Tensor): Tensor {
   return F.mul(F.add(ab, ba), 0.5);
 }
 
+/** The S2 objective and its terms: L_it, and for KEP also L_tk and (L_it + w·L_tk)/(1 + w). */
+export interface ContrastiveTerms {
+  loss: Tensor;
+  it: Tensor;
+  tk?: Tensor;
+}
+
+/**
+ * KEP's S2 loss with its terms, one learnable scale s = exp(logit_scale); w = 0.3. Without a
+ * knowledge embedding it is CLIP's loss (L_it alone). S2 training, its GradCache loss graph, the
+ * benchmark and the parity test all build it here.
+ */
+export function kepLossTerms(
+  image: Tensor,
+  text: Tensor,
+  knowledge: Tensor | undefined,
+  logitScale: Tensor,
+  knowledgeWeight = 0.3,
+): ContrastiveTerms {
+  const s = F.exp(logitScale);
+  const it = symmetricInfoNce(image, text, s);
+  if (!knowledge) return { loss: it, it };
+  const tk = symmetricInfoNce(text, knowledge, s);
+  return { loss: F.div(F.add(it, F.mul(tk, knowledgeWeight)), 1 + knowledgeWeight), it, tk };
+}
+
 /** KEP's S2 loss: (L_it + w·L_tk)/(1 + w) with one learnable scale s = exp(logit_scale); w = 0.3. */
 export function kepLoss(
   image: Tensor,
@@ -20,8 +46,5 @@ export function kepLoss(
   logitScale: Tensor,
   knowledgeWeight = 0.3,
 ): Tensor {
-  const s = F.exp(logitScale);
-  const it = symmetricInfoNce(image, text, s);
-  const tk = symmetricInfoNce(text, knowledge, s);
-  return F.div(F.add(it, F.mul(tk, knowledgeWeight)), 1 + knowledgeWeight);
+  return kepLossTerms(image, text, knowledge, logitScale, knowledgeWeight).loss;
 }

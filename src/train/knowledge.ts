@@ -14,13 +14,16 @@ import { type ModelBuild, Trainer } from '../engine/trainer.ts';
 import { type EvalSets, buildGalleries, evaluate, evaluateLexical } from '../eval/galleries.ts';
 import { fitHybridWeight } from '../eval/hybrid.ts';
 import type { BertConfig } from '../models/bert.ts';
-import { type TextEncoderConfig, encodeText } from '../models/kep.ts';
+import { INPUT_IDS, INPUT_MASK, textInputs, textTower, towerGraphs } from '../models/factory.ts';
+import type { TextEncoderConfig } from '../models/kep.ts';
+import { type TextEncoderSpec, modelSpecSchema } from '../models/spec.ts';
 import { adaspLoss, tripletLoss } from '../nn/metric-losses.ts';
 import { buildVocabulary, writeVocab } from '../text/vocab-builder.ts';
 import { BertTokenizer } from '../text/wordpiece.ts';
 import { removeStaleTemps, writeFileAtomic } from '../util/atomic.ts';
 import { ensureDir } from '../util/fs-errors.ts';
 import { readJsonFile } from '../util/json-file.ts';
+import { log } from '../util/log.ts';
 import { type LoopSummary, runTraining } from './loop.ts';
 import { PKSampler } from './pk-sampler.ts';
 import { loadPretrainedBert } from './pretrained-bert.ts';
@@ -78,6 +81,8 @@ const encoderFileSchema = z.strictObject({
   format: z.literal('kep-knowledge-encoder/1'),
   config: knowledgeConfigSchema,
   vocab: z.string(),
+  /** The encoder's whole spec (absent in folders written before specs: derived from config). */
+  spec: modelSpecSchema.optional(),
 });
 
 export function modelConfig(cfg: KnowledgeConfig, vocabSize: number): TextEncoderConfig {
@@ -95,19 +100,33 @@ export function modelConfig(cfg: KnowledgeConfig, vocabSize: number): TextEncode
   return { text, embedDim: cfg.embedDim, pooling: cfg.pooling };
 }
 
+/** The encoder a run's settings describe, as a spec (what encoder.json stores). */
+export function knowledgeEncoderSpec(cfg: KnowledgeConfig, vocabSize: number): TextEncoderSpec {
+  const { text, embedDim } = modelConfig(cfg, vocabSize);
+  return {
+    name: 'knowledge-encoder',
+    kind: 'text-encoder',
+    description: `S1 knowledge encoder (${cfg.layers} layers, hidden ${cfg.hidden}, ${cfg.pooling} pooling)`,
+    keyMap: 'kep',
+    config: { text, embedDim },
+    tokenizer: { maxLength: cfg.maxLength, vocabulary: 'vocab.txt', pooling: cfg.pooling, lowerCase: true },
+  };
+}
+
+type TextFeeds = { input_ids: ort.Tensor; attention_mask: ort.Tensor };
+
 /** Tokenised texts as int64 [n, seq] feeds. */
-function feeds(
-  tokenizer: BertTokenizer,
-  texts: string[],
-  maxLength: number,
-): { ids: ort.Tensor; mask: ort.Tensor } {
+function feeds(tokenizer: BertTokenizer, texts: string[], maxLength: number): TextFeeds {
   const b = tokenizer.encodeBatch(texts, { maxLength, padding: 'longest', truncation: true });
-  return { ids: new ort.Tensor('int64', b.ids, b.shape), mask: new ort.Tensor('int64', b.mask, b.shape) };
+  return {
+    [INPUT_IDS]: new ort.Tensor('int64', b.ids, b.shape),
+    [INPUT_MASK]: new ort.Tensor('int64', b.mask, b.shape),
+  } as TextFeeds;
 }
 
 /** Embeddings of many texts, in batches, as one row-major matrix. */
 async function embedAll(
-  run: (f: { ids: ort.Tensor; mask: ort.Tensor }) => Promise<Float32Array>,
+  run: (f: TextFeeds) => Promise<Float32Array>,
   tokenizer: BertTokenizer,
   texts: string[],
   maxLength: number,
@@ -170,7 +189,7 @@ export async function trainKnowledgeEncoder(
     seed: cfg.seed,
     file: opts.samplesFile ?? 'samples',
   });
-  process.stderr.write(`split ${split.description}\n`);
+  log.info(`split ${split.description}`);
   const evalSets = buildGalleries(split.heldOut, { seed: cfg.seed });
   const carved = carveCalibration(split.train, cfg);
   const trainSamples = carved.train;
@@ -181,7 +200,7 @@ export async function trainKnowledgeEncoder(
   let pendingVocab: string[] | undefined;
   if (cfg.init) {
     const pre = await loadPretrainedBert(cfg.init);
-    process.stderr.write(`initialising from ${cfg.init}: ${pre.report}\n`);
+    log.info(`initialising from ${cfg.init}: ${pre.report}`);
     if (pre.config.typeVocabSize !== 2 || pre.config.eps !== 1e-12)
       throw new Error(
         `${cfg.init}/config.json: type_vocab_size 2 and layer_norm_eps 1e-12 expected (BERT's)`,
@@ -215,14 +234,9 @@ export async function trainKnowledgeEncoder(
 
   const grouping = groupIdentities(trainSamples);
   const sampler = new PKSampler(grouping.identities, { p: cfg.p, k: cfg.k, seed: cfg.seed });
-  const model = modelConfig(cfg, tokenizer.vocabSize);
+  const spec = knowledgeEncoderSpec(cfg, tokenizer.vocabSize);
   const builder = (g: Graph, mode: 'train' | 'eval'): ModelBuild => {
-    const ids = g.input('ids', 'int64', ['batch', 'seq']);
-    const mask = g.input('mask', 'int64', ['batch', 'seq']);
-    const emb = encodeText(g, ids, mask, model, 'text', {
-      training: mode === 'train',
-      dropout: cfg.dropout,
-    });
+    const emb = textTower(g, spec, textInputs(g), { training: mode === 'train', dropout: cfg.dropout });
     if (mode === 'eval') return { outputs: { embedding: emb } };
     const loss =
       cfg.loss === 'adasp'
@@ -247,7 +261,7 @@ export async function trainKnowledgeEncoder(
   if (pendingVocab) writeVocab(vocabPath, pendingVocab);
   writeFileAtomic(
     encoderFile,
-    `${JSON.stringify({ format: 'kep-knowledge-encoder/1', config: cfg, vocab: 'vocab.txt' }, null, 2)}\n`,
+    `${JSON.stringify({ format: 'kep-knowledge-encoder/1', config: cfg, vocab: 'vocab.txt', spec }, null, 2)}\n`,
   );
   const trainer = await Trainer.create(builder, {
     seed: cfg.seed,
@@ -308,13 +322,13 @@ async function fitHybrid(
   outDir: string,
 ): Promise<number | undefined> {
   if (calibration.length === 0) {
-    process.stderr.write('hybrid weight: no calibration slice (too little data); the default applies\n');
+    log.info('hybrid weight: no calibration slice (too little data); the default applies');
     return undefined;
   }
   const fit = await fitHybridWeight(encode, buildGalleries(calibration, { seed }));
   writeHybridWeight(outDir, fit);
-  process.stderr.write(
-    `hybrid weight ${fit.alpha} (encoder) / ${(1 - fit.alpha).toFixed(2)} (BM25), mean mAP ${(100 * fit.meanMAP).toFixed(1)} % on ${fit.queries} calibration queries\n`,
+  log.info(
+    `hybrid weight ${fit.alpha} (encoder) / ${(1 - fit.alpha).toFixed(2)} (BM25), mean mAP ${(100 * fit.meanMAP).toFixed(1)} % on ${fit.queries} calibration queries`,
   );
   return fit.alpha;
 }
@@ -334,20 +348,37 @@ export interface KnowledgeEncoderFolder {
   vocabPath: string;
   /** The text encoder the folder's weights are for (tower 'text'). */
   textConfig: TextEncoderConfig;
+  /** The same encoder as a spec (stored in encoder.json; derived from its settings in older folders). */
+  spec: TextEncoderSpec;
   /** The newest complete checkpoint and its parameters (`text.…`, `text_head.…`). */
   checkpoint: string;
   params: Map<string, Float32Array>;
 }
 
-/** Reads a folder written by `kep train knowledge` (also how S2 initialises its text towers). */
-export function readKnowledgeEncoderFolder(dir: string): KnowledgeEncoderFolder {
+function readEncoderFile(dir: string): { config: KnowledgeConfig; vocab: string; spec: TextEncoderSpec } {
   const file = join(dir, ENCODER_FILE);
   if (!existsSync(file)) throw new Error(`${dir}: not a knowledge encoder folder (no ${ENCODER_FILE})`);
-  const { config, vocab } = readJsonFile(file, encoderFileSchema);
+  const { config, vocab, spec } = readJsonFile(file, encoderFileSchema);
+  if (spec && spec.kind !== 'text-encoder')
+    throw new Error(`${file}: spec.kind is "${spec.kind}", not "text-encoder"`);
+  if (spec) return { config, vocab, spec };
+  // Written before encoder.json stored its spec: the settings and the vocabulary describe it fully.
+  const tokens = BertTokenizer.fromVocabFile(join(dir, vocab)).vocabSize;
+  return { config, vocab, spec: knowledgeEncoderSpec(config, tokens) };
+}
+
+/** The spec a knowledge encoder folder stores (`kep models spec DIR`). */
+export function readKnowledgeEncoderSpec(dir: string): TextEncoderSpec {
+  return readEncoderFile(dir).spec;
+}
+
+/** Reads a folder written by `kep train knowledge` (also how S2 initialises its text towers). */
+export function readKnowledgeEncoderFolder(dir: string): KnowledgeEncoderFolder {
+  const { config, vocab, spec } = readEncoderFile(dir);
   const vocabPath = join(dir, vocab);
-  const tokenizer = BertTokenizer.fromVocabFile(vocabPath);
+  const tokenizer = BertTokenizer.fromVocabFile(vocabPath, { doLowerCase: spec.tokenizer.lowerCase });
   const found = latestCheckpoint(join(dir, 'checkpoints'), {
-    onSkip: (p, e) => process.stderr.write(`skipping incomplete checkpoint ${p}: ${e.message}\n`),
+    onSkip: (p, e) => log.warn(`skipping incomplete checkpoint ${p}: ${e.message}`),
   });
   if (!found) throw new Error(`${dir}: no complete checkpoint in ${join(dir, 'checkpoints')}`);
   const state = loadCheckpoint(found.path);
@@ -356,7 +387,8 @@ export function readKnowledgeEncoderFolder(dir: string): KnowledgeEncoderFolder 
     config,
     tokenizer,
     vocabPath,
-    textConfig: modelConfig(config, tokenizer.vocabSize),
+    textConfig: { ...spec.config, pooling: spec.tokenizer.pooling },
+    spec,
     checkpoint: found.path,
     params,
   };
@@ -376,10 +408,7 @@ export class KnowledgeEncoder {
   static async load(dir: string): Promise<KnowledgeEncoder> {
     const folder = readKnowledgeEncoderFolder(dir);
     const { config, tokenizer } = folder;
-    const g = new Graph('knowledge-encoder');
-    const ids = g.input('ids', 'int64', ['batch', 'seq']);
-    const mask = g.input('mask', 'int64', ['batch', 'seq']);
-    g.output('embedding', encodeText(g, ids, mask, folder.textConfig));
+    const g = towerGraphs(folder.spec).text!;
     const paramData = new Map<string, Float32Array>();
     for (const name of g.params.keys()) {
       const t = folder.params.get(name);

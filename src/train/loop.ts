@@ -3,6 +3,7 @@
 // with resume, progress with rate and ETA, metrics as JSON lines, a summary figure. The data order
 // must be a function of the step (`batches(step)`), so a resumed run sees exactly the batches the
 // interrupted one would have.
+import { log as logger } from '../util/log.ts';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpointPath, latestCheckpoint, pruneCheckpoints } from '../engine/checkpoint.ts';
@@ -71,7 +72,7 @@ export interface LoopSummary {
   checkpoint: string;
 }
 
-const log = (s: string): void => void process.stderr.write(`${s}\n`);
+const log = (s: string): void => logger.info(s);
 
 /** The metrics file up to and including `step`: a resumed run rewrites what came after its checkpoint. */
 function metricsUpTo(path: string, step: number): string {

@@ -4,9 +4,8 @@
 // under kep's `text.` names through the hf-bert key map. The projection head stays random.
 import { z } from 'zod';
 import { toFloat32 } from '../engine/safetensors.ts';
-import { Graph } from '../engine/graph.ts';
 import type { BertConfig } from '../models/bert.ts';
-import { bert } from '../models/bert.ts';
+import { towerGraphs } from '../models/factory.ts';
 import { BertTokenizer } from '../text/wordpiece.ts';
 import { HF_BERT, applyKeyMap, formatLoadReport } from '../weights/keymaps.ts';
 import { loadStateDict } from '../weights/load.ts';
@@ -53,8 +52,14 @@ export async function loadPretrainedBert(dir: string): Promise<PretrainedBert> {
     typeVocabSize: c.type_vocab_size,
     eps: c.layer_norm_eps,
   };
-  const g = new Graph('bert-shapes');
-  bert(g, g.input('ids', 'int64', ['b', 's']), g.input('mask', 'int64', ['b', 's']), config);
+  const g = towerGraphs({
+    name: dir,
+    kind: 'bert',
+    description: 'pretrained BERT',
+    keyMap: 'hf-bert',
+    config,
+    tokenizer: { maxLength: config.maxPositions, vocabulary: null, pooling: 'cls', lowerCase: true },
+  }).all;
   const expected = new Map([...g.params.values()].map((p) => [p.name, p.shape]));
   const { tensors, report } = applyKeyMap(loaded.tensors, HF_BERT, expected, { strict: true, source: dir });
   const params = new Map([...tensors].map(([k, t]) => [`text.${k}`, toFloat32(t, { convert: true })]));

@@ -3,6 +3,7 @@
 // The run folder doubles as a Hugging Face BERT folder (config.json, vocab.txt, model.safetensors
 // under bert.* / cls.predictions.* names), so `kep train knowledge --init DIR` starts S1 from it
 // exactly as from a downloaded BERT. See docs/text-pretraining.md.
+import { log } from '../util/log.ts';
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
@@ -197,16 +198,14 @@ function prepare(corpus: TextCorpus, outDir: string, cfg: TextPretrainingConfig)
   const vocabPath = join(outDir, 'vocab.txt');
   // Built once per folder, so a resumed run keeps the ids its checkpoints were trained with.
   if (!existsSync(vocabPath)) {
-    process.stderr.write(
-      `building a ${cfg.vocabSize}-token WordPiece vocabulary from ${split.train.length} texts…\n`,
-    );
+    log.info(`building a ${cfg.vocabSize}-token WordPiece vocabulary from ${split.train.length} texts…`);
     writeVocab(vocabPath, buildVocabulary(split.train, { size: cfg.vocabSize, lowercase: true }).tokens);
   }
   const tokenizer = BertTokenizer.fromVocabFile(vocabPath);
   const roles = tokenRoles(tokenizer);
   const train = tokenizeAndPack(tokenizer, split.train, cfg, roles, 'tokenising');
   const validAll = tokenizeAndPack(tokenizer, split.valid, cfg, roles, 'tokenising held-out');
-  if (validAll.count === 0) process.stderr.write('no paragraph fell in the held-out slice: no validation\n');
+  if (validAll.count === 0) log.info('no paragraph fell in the held-out slice: no validation');
   const n = Math.min(validAll.count, cfg.evalSequences);
   const valid = { ...validAll, count: n, tokens: validAll.tokens.subarray(0, n * cfg.seqLength) };
   return { tokenizer, roles, train, valid, split };
@@ -245,8 +244,8 @@ export async function pretrainText(
   const model = bertConfigOf(cfg, p.tokenizer.vocabSize);
   if (cfg.seqLength > model.maxPositions)
     throw new Error(`seqLength ${cfg.seqLength} exceeds maxPositions ${model.maxPositions}`);
-  process.stderr.write(
-    `${p.train.count} training sequences of ${cfg.seqLength} tokens (${p.train.used} tokens), ${p.valid.count} held-out\n`,
+  log.info(
+    `${p.train.count} training sequences of ${cfg.seqLength} tokens (${p.train.used} tokens), ${p.valid.count} held-out`,
   );
   const trainer = await Trainer.create(
     (g, mode) => {

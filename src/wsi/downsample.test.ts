@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { readDownsampled, slideBackground, thumbnail } from './downsample.ts';
-import { openSlide } from './slide.ts';
+import { openSlide } from './open-slide.ts';
 import { tempDir } from './testing.ts';
 
 /** Exact area average by brute force: each source pixel split over the output pixels it overlaps. */

@@ -5,7 +5,8 @@ import sharp from 'sharp';
 import { renderOverview, writeOverview } from './overview.ts';
 import { level0Magnification, MaskCoverage, patchGrid, patchGridJson, readPlan } from './patch-grid.ts';
 import { segmentImage, segmentTissue, type TissueSegmentation } from './segment.ts';
-import { openSlide, type Slide, SlideError } from './slide.ts';
+import { openSlide } from './open-slide.ts';
+import { type Slide, SlideError } from './slide.ts';
 import { blobImage, CMU_SLIDE, NEEDS_SHARED_SLIDES, TCGA_SLIDE, tempDir, writePng } from './testing.ts';
 
 const slideLike = (

@@ -9,7 +9,8 @@ import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../util/worker.ts';
 import { type BatchTimings, prepareBatch, type PatchReadSpec } from './patch-batch.ts';
 import type { BatchRequest, WorkerReply } from './patch-worker.ts';
-import { openSlide, SlideError, type SlideErrorKind } from './slide.ts';
+import { openSlide } from './open-slide.ts';
+import { SlideError, type SlideErrorKind } from './slide.ts';
 
 export interface PatchReaderOptions {
   batchSize: number;

@@ -3,7 +3,8 @@
 // Runtime. It keeps the slide it last read open, so a pool serves a whole batch run of slides.
 import { parentPort } from 'node:worker_threads';
 import { type BatchTimings, prepareBatch, type PatchReadSpec } from './patch-batch.ts';
-import { openSlide, SlideError, type Slide } from './slide.ts';
+import { openSlide } from './open-slide.ts';
+import { SlideError, type Slide } from './slide.ts';
 
 export interface BatchRequest {
   id: number;

@@ -19,7 +19,8 @@ import {
 import { readDownsampled, thumbnail } from './downsample.ts';
 import { binarise, medianBlur, morphClose, otsuThreshold, saturation } from './mask-ops.ts';
 import { segmentImage, segmentTissue } from './segment.ts';
-import { openSlide, SlideError } from './slide.ts';
+import { openSlide } from './open-slide.ts';
+import { SlideError } from './slide.ts';
 import {
   blobImage,
   CMU_SLIDE,

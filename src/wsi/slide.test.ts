@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { premultipliedArgbToRgba } from './pixels.ts';
-import { openSlide, readRegionRgb, rgbaToRgb, SlideError, type SlideErrorKind } from './slide.ts';
+import { openSlide } from './open-slide.ts';
+import { readRegionRgb, rgbaToRgb, SlideError, type SlideErrorKind } from './slide.ts';
 import { CMU_SLIDE, NEEDS_SHARED_SLIDES, SHARED_WSI, TCGA_SLIDE, tempDir } from './testing.ts';
 
 const fixtureSchema = z.object({
@@ -278,7 +279,7 @@ test('unsupported and missing files are named in the error', async () => {
 test('a missing OpenSlide library is reported with the install hint', () => {
   // In a child process: the library, once loaded, stays loaded in this one.
   const script = `
-    import { openSlide } from ${JSON.stringify(new URL('./slide.ts', import.meta.url).href)};
+    import { openSlide } from ${JSON.stringify(new URL('./open-slide.ts', import.meta.url).href)};
     try { await openSlide(${JSON.stringify(new URL('./slide.ts', import.meta.url).pathname)}); }
     catch (e) { console.log(JSON.stringify({ kind: e.kind, message: e.message })); }
   `;

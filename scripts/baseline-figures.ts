@@ -1,10 +1,10 @@
 // Prints the lexical baselines on a knowledge tree built from a sources directory, as tables and JSON:
 // the figures quoted in docs/evaluation.md.
-//   node --import tsx src/eval/baseline-figures.ts [SOURCES_DIR] [--seed N]
-import { buildTree } from '../knowledge/build.ts';
-import { samples } from '../knowledge/export.ts';
-import { buildGalleries, evaluateLexical } from './galleries.ts';
-import { formatReidTable } from './table.ts';
+//   node --import tsx scripts/baseline-figures.ts [SOURCES_DIR] [--seed N]
+import { buildTree } from '../src/knowledge/build.ts';
+import { samples } from '../src/knowledge/export.ts';
+import { buildGalleries, evaluateLexical } from '../src/eval/galleries.ts';
+import { formatReidTable } from '../src/eval/table.ts';
 
 const args = process.argv.slice(2);
 const seedAt = args.indexOf('--seed');
