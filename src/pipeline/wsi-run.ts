@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { poolPromptSets, readPromptFile, type PromptSet } from '../data/prompt-sets.ts';
+import { poolPromptSets, promptFileJson, readPromptFile, type PromptSet } from '../data/prompt-sets.ts';
 import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
 import {
   TextEmbeddingCache,
@@ -519,6 +519,8 @@ export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
   // ---- Predictions and the subtyping report, over every slide with current scores.
   let subtyping: SubtypingSummary | undefined;
   if (promptSets) {
+    // The prompts beside the scores, so that a viewer (kep serve) re-scores with the run's own classes.
+    writeFileAtomic(join(out, 'prompts.json'), `${JSON.stringify(promptFileJson(promptSets), null, 2)}\n`);
     const scored: LabelledSlideScores[] = [];
     for (const s of summaries) {
       if (s.status !== 'done' && s.status !== 'skipped') continue;
