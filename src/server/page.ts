@@ -12,7 +12,7 @@ export function appPage(title: string, problems: readonly string[]): string {
     : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title><link rel="stylesheet" href="/app.css"></head>
+<title>${escapeHtml(title)}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/app.css"></head>
 <body>${list}<div id="app"></div><script type="module" src="/app.js"></script></body></html>
 `;
 }

@@ -152,13 +152,23 @@ function findTrainingRuns(root: string): TrainingRun[] {
   return found.sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
-/** The whole-slide run: root itself when it has summary.json, else its one subfolder that has. */
+function isWsiSummary(dir: string): boolean {
+  const file = join(dir, 'summary.json');
+  if (!existsSync(file)) return false;
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as { slides?: unknown; metrics?: unknown };
+    return Array.isArray(v.slides) || !existsSync(join(dir, 'metrics.jsonl'));
+  } catch {
+    return !existsSync(join(dir, 'metrics.jsonl'));
+  }
+}
+
+/** The whole-slide run: root itself when it has a run's summary.json, else its one subfolder that has
+ * (training runs keep a summary.json beside their metrics.jsonl: those are not it). */
 function findWsiDir(root: string): string | undefined {
-  if (existsSync(join(root, 'summary.json'))) return root;
+  if (isWsiSummary(root)) return root;
   const subs = readdirSync(root, { withFileTypes: true })
-    .filter(
-      (e) => e.isDirectory() && SAFE_NAME.test(e.name) && existsSync(join(root, e.name, 'summary.json')),
-    )
+    .filter((e) => e.isDirectory() && SAFE_NAME.test(e.name) && isWsiSummary(join(root, e.name)))
     .map((e) => join(root, e.name));
   return subs.length === 1 ? subs[0] : undefined;
 }

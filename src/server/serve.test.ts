@@ -178,7 +178,9 @@ test('knowledge: tissues, search with provenance, and diseases as classes re-sco
 test('training runs: metric curves', async () => {
   const runs = await json<{ id: string }[]>('/api/runs');
   assert.deepEqual(runs, [{ id: 's1' }]);
-  const m = await json<{ series: { name: string; points: number[][] }[] }>('/api/runs/metrics?id=s1');
+  const m = await json<{ series: { name: string; points: number[][] }[]; summary: unknown }>(
+    '/api/runs/metrics?id=s1',
+  );
   assert.deepEqual(m.series.find((s) => s.name === 'loss')!.points, [
     [1, 2],
     [2, 1],
@@ -186,6 +188,23 @@ test('training runs: metric curves', async () => {
     [4, 0.5],
   ]);
   assert.ok(m.series.some((s) => s.name === 'eval.mAP'));
+  assert.deepEqual(m.summary, { lastStep: 4, stoppedBy: 'steps' });
+});
+
+test("a folder holding the whole-slide run and training runs (the demo's out folder) serves both", async () => {
+  const s = await startServer({ runDir: dir, port: 0 });
+  try {
+    const info = JSON.parse((await raw(s.url, '/api/run')).body.toString()) as {
+      problems: string[];
+      slides: number;
+      trainingRuns: string[];
+    };
+    assert.deepEqual(info.problems, []);
+    assert.equal(info.slides, 2);
+    assert.deepEqual(info.trainingRuns, ['run/s1']);
+  } finally {
+    await s.close();
+  }
 });
 
 test('security: ".." in any encoding is a 404; sizes are bounded; only listed files are served', async () => {

@@ -59,6 +59,7 @@ export function makeTrainingRun(parent: string, name: string): string {
     JSON.stringify({ step, loss: 2 / step, lr: 1e-4, eval: { mAP: step / 10 } }),
   );
   writeFileSync(join(dir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
+  writeFileSync(join(dir, 'summary.json'), JSON.stringify({ lastStep: 4, stoppedBy: 'steps' }));
   return dir;
 }
 

@@ -1,6 +1,6 @@
 // Metric curves of S1/S2 training runs (metrics.jsonl, one JSON object a line, as src/train/loop.ts
 // appends them): every numeric field becomes a series over `step`; `eval` fields become eval.NAME.
-import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A metrics file larger than this is read only up to here (a year of steps is far less). */
@@ -20,6 +20,8 @@ export interface RunMetrics {
   series: MetricSeries[];
   /** The last line's numbers, for the summary table. */
   last: Record<string, number>;
+  /** The run's summary.json (what the training loop wrote at its end), when there is one. */
+  summary: unknown;
 }
 
 function readHead(path: string, max: number): { text: string; truncated: boolean } {
@@ -77,10 +79,21 @@ export function readRunMetrics(dir: string): RunMetrics {
     last = { step, ...Object.fromEntries(fields) };
   }
   return {
+    summary: readSummary(dir),
     lines,
     skipped,
     truncated,
     series: [...series].map(([name, points]) => ({ name, points })),
     last,
   };
+}
+
+function readSummary(dir: string): unknown {
+  const file = join(dir, 'summary.json');
+  if (!existsSync(file) || statSync(file).size > 2 ** 20) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch {
+    return null;
+  }
 }

@@ -81,6 +81,7 @@ export interface RunMetrics {
   lines: number;
   series: { name: string; points: [number, number][] }[];
   last: Record<string, number>;
+  summary: unknown;
 }
 
 export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {

@@ -73,6 +73,9 @@ export class RunsPanel {
           .join(', ')}`,
       ),
       ...m.series.filter((s) => s.points.length > 1).map((s) => chart(s.name, s.points)),
+      m.summary
+        ? h('details', {}, h('summary', {}, 'summary.json'), h('pre', {}, JSON.stringify(m.summary, null, 2)))
+        : null,
     );
   }
 }
