@@ -2,7 +2,7 @@
 // end, and writes an HTML report that says plainly what ran, on which weights, and what is next.
 import { Command } from 'commander';
 import { existsSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { Graph } from '../engine/graph.ts';
 import { Rng } from '../engine/init.ts';
 import * as F from '../engine/ops/index.ts';
@@ -335,6 +335,10 @@ ${lineChart([{ label: 'training loss', points: check.losses, color: '#1f77b4' }]
         const reportPath = join(outDir, 'report.html');
         writeFileAtomic(reportPath, page('kep demo report', body + s1Body + s2.html + wsiHtml));
         process.stdout.write(`report: ${reportPath}\n`);
+        if (wsiHtml)
+          process.stdout.write(
+            `view the slides: npx kep serve ${relative(process.cwd(), outDir) || '.'} --tree ${relative(process.cwd(), treePath)} --encoder ${relative(process.cwd(), encoderDir)}\n`,
+          );
         if (!check.exportMatches || check.accAfter < 0.6) process.exitCode = 1;
       },
     );

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { registerDemoCommand } from './demo.ts';
 import { registerKnowledgeCommands } from './knowledge.ts';
 import { registerModelCommands } from './models.ts';
+import { registerServeCommand } from './serve.ts';
 import { registerTrainCommands } from './train.ts';
 import { registerTrainTextCommand } from './train-text.ts';
 import { registerVlpTrainCommand } from './train-vlp.ts';
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerVisionLanguageCommands(program);
   registerWsiCommands(program);
   registerWsiRunCommand(program);
+  registerServeCommand(program);
   return program;
 }
 

@@ -3,7 +3,7 @@
 // summary.json/md for the run.
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { PromptSet } from '../data/prompt-sets.ts';
+import { promptFileJson, type PromptSet } from '../data/prompt-sets.ts';
 import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
 import {
   type LabelledSlideScores,
@@ -29,6 +29,12 @@ export interface BatchReportInput {
 }
 
 export function reportBatch(r: BatchReportInput): { summary: RunSummary; subtyping?: SubtypingSummary } {
+  // The prompts beside the scores, so that a viewer (kep serve) re-scores with the run's own classes.
+  if (r.promptSets)
+    writeFileAtomic(
+      join(r.out, 'prompts.json'),
+      `${JSON.stringify(promptFileJson(r.promptSets), null, 2)}\n`,
+    );
   const subtyping = r.promptSets && r.settings.scoring ? reportSubtyping(r, r.settings.scoring) : undefined;
   const finished = new Date();
   const previous = readJson(
