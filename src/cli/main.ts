@@ -12,6 +12,8 @@ import { registerVlpTrainCommand } from './train-vlp.ts';
 import { registerVisionLanguageCommands } from './vl.ts';
 import { registerWsiCommands } from './wsi.ts';
 import { registerWsiRunCommand } from './wsi-run.ts';
+import { registerWsiQueueCommands } from './wsi-queue.ts';
+import { registerWorkerCommand } from './worker.ts';
 import { DEVICES, applyRuntimeDefaults } from '../engine/settings.ts';
 import { describeError } from '../util/fs-errors.ts';
 import { configureLog } from '../util/log.ts';
@@ -49,6 +51,8 @@ export function buildProgram(): Command {
   registerWsiCommands(program);
   registerWsiRunCommand(program);
   registerServeCommand(program);
+  registerWsiQueueCommands(program);
+  registerWorkerCommand(program);
   return program;
 }
 

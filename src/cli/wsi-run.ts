@@ -3,7 +3,9 @@ import { type Command, Option } from 'commander';
 import { createModel } from '../embed/model.ts';
 import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
 import { UNTRAINED_WARNING } from '../eval/zeroshot-report.ts';
-import { runWsiBatch } from '../pipeline/wsi-run.ts';
+import { runQueuedBatch } from '../pipeline/queue-run.ts';
+import { DEFAULT_ATTEMPTS } from '../pipeline/slide-queue.ts';
+import { runWsiBatch, type WsiRunOptions } from '../pipeline/wsi-run.ts';
 import { OVERVIEW_SIDE } from '../wsi/overview.ts';
 import { commandGroup } from './groups.ts';
 import { imageNormOption, modelSource } from './vl.ts';
@@ -47,6 +49,11 @@ type RunOptions = Parameters<typeof segmentOptionsFrom>[0] &
     retryFailed: boolean;
     json: boolean;
     progress: boolean;
+    queue?: string;
+    wait: boolean;
+    attempts: number;
+    retryDelayMs: number;
+    queuePollMs: number;
   };
 
 export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps> = {}): void {
@@ -91,7 +98,30 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
     )
     .option('--retry-failed', 'retry slides that failed in an earlier run with the same inputs', false)
     .option('--json', 'print summary.json to stdout', false)
-    .option('--no-progress', 'no progress bars');
+    .option('--no-progress', 'no progress bars')
+    .option(
+      '--queue <url>',
+      'redis://HOST:PORT[/DB]: enqueue one job per slide for `kep worker` processes and follow them (docs/deployment.md)',
+    )
+    .option('--no-wait', 'with --queue: enqueue and return without following the batch')
+    .option(
+      '--attempts <n>',
+      'with --queue: attempts per slide before it is failed',
+      positiveInt,
+      DEFAULT_ATTEMPTS,
+    )
+    .addOption(
+      new Option('--retry-delay-ms <ms>', 'first retry delay, doubled each attempt')
+        .argParser(positiveInt)
+        .default(5000)
+        .hideHelp(),
+    )
+    .addOption(
+      new Option('--queue-poll-ms <ms>', 'follower poll interval')
+        .argParser(positiveInt)
+        .default(1000)
+        .hideHelp(),
+    );
   addPatchOptions(addSegmentOptions(cmd)).action(async (input: string, o: RunOptions) => {
     const source = modelSource({
       model: o.modelDir ?? o.model,
@@ -101,7 +131,7 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
       ...(o.imageNorm ? { imageNorm: o.imageNorm } : {}),
       ...(o.threads ? { threads: o.threads } : {}),
     });
-    const { summary, subtyping } = await runWsiBatch({
+    const options: WsiRunOptions = {
       input,
       out: o.out,
       ...(o.root ? { root: o.root } : {}),
@@ -121,7 +151,24 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
       ...(o.progress ? {} : { progress: false }),
       loadModel,
       log: (line) => err(`kep: ${line}\n`),
-    });
+    };
+    const result = o.queue
+      ? await runQueuedBatch({
+          ...options,
+          queue: o.queue,
+          wait: o.wait,
+          attempts: o.attempts,
+          backoffMs: o.retryDelayMs,
+          pollMs: o.queuePollMs,
+        })
+      : { waited: true as const, ...(await runWsiBatch(options)) };
+    if (!result.waited) {
+      err(
+        `kep: ${result.total} slides in the queue (${result.added} added now); follow with \`kep wsi status --queue ${o.queue}\`\n`,
+      );
+      return;
+    }
+    const { summary, subtyping } = result;
     const c = summary.counts;
     if (summary.untrained) err(`kep: ⚠ ${UNTRAINED_WARNING} (${summary.model_source})\n`);
     err(

@@ -24,7 +24,7 @@ export interface BatchReportInput {
   settings: SlideSettings;
   promptSets?: readonly PromptSet[];
   /** The model this run loaded; undefined when it had nothing to compute. */
-  model: VisionLanguageModel | undefined;
+  model: Pick<VisionLanguageModel, 'name' | 'untrained' | 'source'> | undefined;
   source: ModelSource;
 }
 

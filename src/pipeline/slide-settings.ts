@@ -67,7 +67,7 @@ function fileStamp(path: string): { size: number; mtimeMs: number } | null {
 }
 
 /** What the model is, for the output keys: the registry name or folder, and its weights file. */
-function modelIdentity(source: ModelSource): Record<string, unknown> {
+export function modelIdentity(source: ModelSource): Record<string, unknown> {
   return {
     name: source.name ?? null,
     dir: source.dir ? resolve(source.dir) : null,

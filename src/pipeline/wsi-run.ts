@@ -19,7 +19,7 @@ import { processSlide } from './process-slide.ts';
 import type { RunSummary, SlideSummary } from './run-summary.ts';
 import { createSlideContext, type SlideContext } from './slide-context.ts';
 import { listSlides, type SlideInput } from './slide-inputs.ts';
-import { resolveSlideSettings } from './slide-settings.ts';
+import { resolveSlideSettings, type SlideSettings } from './slide-settings.ts';
 
 export { labelFileName } from './slide-score.ts';
 
@@ -97,17 +97,30 @@ function patchCounter(enabled: boolean | undefined): NonNullable<SlideContext['p
   };
 }
 
-export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
+/** What a batch is before any slide is processed: the inputs, checked, and the settings. */
+export interface PreparedBatch {
+  started: Date;
+  out: string;
+  slides: SlideInput[];
+  promptSets: PromptSet[] | undefined;
+  settings: SlideSettings;
+}
+
+/** Lists the slides, checks labels against the prompts and resolves the settings; writes nothing. */
+export async function prepareBatch(o: WsiRunOptions): Promise<PreparedBatch> {
   const started = new Date();
-  const out = resolve(o.out);
-  mkdirSync(out, { recursive: true });
   const slides = await listSlides(o.input, {
     ...(o.root ? { root: o.root } : {}),
     ...(o.labels ? { labels: o.labels } : {}),
   });
   const promptSets = o.prompts ? readPromptFile(o.prompts) : undefined;
   if (promptSets) checkLabels(slides, promptSets, o.prompts!);
-  const settings = resolveSlideSettings(o);
+  return { started, out: resolve(o.out), slides, promptSets, settings: resolveSlideSettings(o) };
+}
+
+export async function runWsiBatch(o: WsiRunOptions): Promise<WsiRunResult> {
+  const { started, out, slides, promptSets, settings } = await prepareBatch(o);
+  mkdirSync(out, { recursive: true });
   const patches = patchCounter(o.progress);
   const context = createSlideContext({
     settings,
