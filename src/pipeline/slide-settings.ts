@@ -41,13 +41,16 @@ export interface SlideSettings {
 
 export interface SlideSettingsOptions {
   model: ModelSource;
+  /** Prompt sets: with them, each slide is scored and heatmaps drawn. */
   prompts?: string;
   segment?: SegmentOptions;
   patch?: PatchGridOptions;
   ks?: readonly number[];
   pooling?: Pooling;
   batchSize?: number;
+  /** Longer side of overview.png (default: overview.ts's, 1024). */
   overviewSize?: number;
+  /** Longer side of the heatmaps (default 1024). */
   heatmapSize?: number;
   colormap?: Colormap;
   retryFailed?: boolean;

@@ -8,22 +8,19 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { readPromptFile, type PromptSet } from '../data/prompt-sets.ts';
 import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
-import type { Pooling } from '../eval/slide-pooling.ts';
 import type { SubtypingSummary } from '../eval/slide-subtyping.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
-import type { Colormap } from '../wsi/heatmap.ts';
-import type { PatchGridOptions } from '../wsi/patch-grid.ts';
-import type { SegmentOptions } from '../wsi/segment.ts';
 import { reportBatch } from './batch-report.ts';
 import { processSlide } from './process-slide.ts';
 import type { RunSummary, SlideSummary } from './run-summary.ts';
 import { createSlideContext, type SlideContext } from './slide-context.ts';
 import { listSlides, type SlideInput } from './slide-inputs.ts';
-import { resolveSlideSettings, type SlideSettings } from './slide-settings.ts';
+import { resolveSlideSettings, type SlideSettings, type SlideSettingsOptions } from './slide-settings.ts';
 
 export { labelFileName } from './slide-score.ts';
 
-export interface WsiRunOptions {
+/** The batch's options: the per-slide settings (slide-settings.ts) plus where the slides come from. */
+export interface WsiRunOptions extends SlideSettingsOptions {
   /** A folder of slides or a slide list (CSV/TSV). */
   input: string;
   out: string;
@@ -31,22 +28,8 @@ export interface WsiRunOptions {
   root?: string;
   /** A slide,label table. */
   labels?: string;
-  model: ModelSource;
-  /** Prompt sets: with them, each slide is scored and heatmaps drawn. */
-  prompts?: string;
-  segment?: SegmentOptions;
-  patch?: PatchGridOptions;
-  ks?: readonly number[];
-  pooling?: Pooling;
-  batchSize?: number;
   /** Patch reader threads (default: cores − 1, at most 4). */
   workers?: number;
-  /** Longer side of overview.png (default: overview.ts's, 1024). */
-  overviewSize?: number;
-  /** Longer side of the heatmaps (default 1024). */
-  heatmapSize?: number;
-  colormap?: Colormap;
-  retryFailed?: boolean;
   /** Progress bar on stderr (default: when it is a terminal). */
   progress?: boolean;
   /** How the model is loaded (tests inject a small one). */

@@ -24,7 +24,7 @@ import { removeStaleTemps, writeFileAtomic } from '../util/atomic.ts';
 import { ensureDir } from '../util/fs-errors.ts';
 import { readJsonFile } from '../util/json-file.ts';
 import { log } from '../util/log.ts';
-import { type LoopSummary, runTraining } from './loop.ts';
+import { type LoopSummary, loopConfig, runTraining } from './loop.ts';
 import { PKSampler } from './pk-sampler.ts';
 import { loadPretrainedBert } from './pretrained-bert.ts';
 import { type TrainingSample, groupIdentities } from './samples.ts';
@@ -280,16 +280,7 @@ export async function trainKnowledgeEncoder(
   const perEpoch = sampler.batchesPerEpoch;
   const summary = await runTraining(
     trainer,
-    {
-      steps: cfg.steps,
-      lr: cfg.lr,
-      warmup: cfg.warmup,
-      evalEvery: cfg.evalEvery,
-      checkpointEvery: cfg.checkpointEvery,
-      keepCheckpoints: 2,
-      logEvery: 10,
-      ...(opts.minutes !== undefined ? { minutes: opts.minutes } : {}),
-    },
+    loopConfig(cfg, opts.minutes),
     {
       batches: (step) => {
         const batch = sampler.batch(Math.floor(step / perEpoch), step % perEpoch);

@@ -29,6 +29,25 @@ export interface LoopConfig {
   logEvery: number;
 }
 
+/** A run's schedule from its settings, as every kep trainer sets it: the last two checkpoints kept,
+ * a log line every 10 steps, and the wall-time limit when one was given. */
+export function loopConfig(
+  cfg: Pick<LoopConfig, 'steps' | 'lr' | 'warmup' | 'evalEvery' | 'checkpointEvery'> & { minLr?: number },
+  minutes: number | undefined,
+): LoopConfig {
+  return {
+    steps: cfg.steps,
+    lr: cfg.lr,
+    ...(cfg.minLr !== undefined ? { minLr: cfg.minLr } : {}),
+    warmup: cfg.warmup,
+    evalEvery: cfg.evalEvery,
+    checkpointEvery: cfg.checkpointEvery,
+    keepCheckpoints: 2,
+    logEvery: 10,
+    ...(minutes !== undefined ? { minutes } : {}),
+  };
+}
+
 export interface LoopHooks {
   /** The micro-batches of optimiser step `step` (0-based); one element = no accumulation. */
   batches(step: number): Feeds[] | Promise<Feeds[]>;

@@ -18,7 +18,7 @@ import { BertTokenizer } from '../text/wordpiece.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { createProgress } from '../util/progress.ts';
 import { attributionOf } from './corpus-attributions.ts';
-import { type LoopSummary, runTraining } from './loop.ts';
+import { type LoopSummary, loopConfig, runTraining } from './loop.ts';
 import {
   type MaskingOptions,
   type PackedSequences,
@@ -270,16 +270,7 @@ export async function pretrainText(
   let last = { loss: 0, accuracy: 0 };
   const summary = await runTraining(
     trainer,
-    {
-      steps: cfg.steps,
-      lr: cfg.lr,
-      warmup: cfg.warmup,
-      evalEvery: cfg.evalEvery,
-      checkpointEvery: cfg.checkpointEvery,
-      keepCheckpoints: 2,
-      logEvery: 10,
-      ...(opts.minutes !== undefined ? { minutes: opts.minutes } : {}),
-    },
+    loopConfig(cfg, opts.minutes),
     {
       batches: (step) => {
         const rng = new Rng(cfg.seed, `mlm-mask-${step}`);

@@ -28,7 +28,7 @@ import { removeStaleTemps } from '../util/atomic.ts';
 import { ensureDir } from '../util/fs-errors.ts';
 import { log } from '../util/log.ts';
 import { parameterValues } from '../weights/model-weights.ts';
-import { type LoopSummary, runTraining } from './loop.ts';
+import { type LoopSummary, loopConfig, runTraining } from './loop.ts';
 import { checkResume, parameterShapes } from './resume.ts';
 import { type VlpConfig, vlpConfigSchema } from './vlp-config.ts';
 import { EpochBatches, batchParts } from './vlp-data.ts';
@@ -218,17 +218,7 @@ export async function trainVisionLanguage(
   try {
     summary = await runTraining(
       trainer,
-      {
-        steps: p.steps,
-        lr: cfg.lr,
-        minLr: cfg.minLr,
-        warmup: cfg.warmup,
-        evalEvery: cfg.evalEvery,
-        checkpointEvery: cfg.checkpointEvery,
-        keepCheckpoints: 2,
-        logEvery: 10,
-        ...(inputs.minutes !== undefined ? { minutes: inputs.minutes } : {}),
-      },
+      loopConfig({ ...cfg, steps: p.steps }, inputs.minutes),
       {
         batches: stepFeeds,
         itemsPerStep: cfg.batch,
