@@ -14,9 +14,12 @@
 //   locked              → another live process holds the slide: the job waits and looks again
 //                         later without using up an attempt (DelayedError).
 import { DelayedError, type Job, type RedisOptions, UnrecoverableError, Worker } from 'bullmq';
+import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
 import { processSlide } from './process-slide.ts';
+import type { SlideSummary } from './run-summary.ts';
 import { createSlideContext, type OwnedSlideContext, type SlideContext } from './slide-context.ts';
 import {
   parseSlideJob,
@@ -138,12 +141,28 @@ async function runJob(
       const reason = summary.error ?? 'failed';
       throw summary.seconds === 0 ? new UnrecoverableError(reason) : new Error(reason);
     }
-    const model = summary.status === 'done' ? await ctx.model() : undefined;
+    const finished = finishedByThisJob(summary, data, job.timestamp);
+    const model = finished.status === 'done' ? await ctx.model() : undefined;
     return {
-      summary,
+      summary: finished,
       ...(model ? { model: { name: model.name, untrained: model.untrained, source: model.source } } : {}),
     };
   });
+}
+
+/**
+ * A worker killed after writing a slide's done.json but before the queue heard of it leaves the job
+ * to be retried, and the retry finds the slide complete ('skipped'). That slide was finished within
+ * this job, by its earlier attempt, so it is reported done: a done marker newer than the job.
+ */
+function finishedByThisJob(summary: SlideSummary, data: SlideJobData, enqueuedAt: number): SlideSummary {
+  if (summary.status !== 'skipped') return summary;
+  try {
+    const marker = statSync(join(resolve(data.out), data.input.id, 'done.json'));
+    return marker.mtimeMs >= enqueuedAt ? { ...summary, status: 'done' } : summary;
+  } catch {
+    return summary;
+  }
 }
 
 export function startSlideWorker(o: SlideWorkerOptions): SlideWorker {
