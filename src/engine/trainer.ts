@@ -35,7 +35,8 @@ export interface TrainerOptions {
   /**
    * 'blocks': activation checkpointing per transformer block (autodiff.ts): the backward pass
    * recomputes each block's activations instead of keeping them, about one more forward pass of
-   * compute for memory that no longer grows with depth × activations.
+   * compute for memory that no longer grows with depth × activations. Also turns ONNX Runtime's
+   * memory arena off unless `runtime.memoryArena` says otherwise.
    */
   recompute?: 'none' | 'blocks';
 }
@@ -115,9 +116,11 @@ export class Trainer {
       .trainableParams()
       .map((p) => p.name)
       .filter((n) => !connected.has(n));
+    // Recomputation is for memory; so is malloc instead of the arena (runtime.ts).
+    const runtime = { ...(opts.recompute === 'blocks' ? { memoryArena: false } : {}), ...opts.runtime };
     const trainer = new Trainer(
       builder,
-      opts.runtime ?? {},
+      runtime,
       specs,
       optimizer,
       unused,
