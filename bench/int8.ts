@@ -13,7 +13,13 @@ import { Graph, type Tensor } from '../src/engine/graph.ts';
 import { Rng, initialize } from '../src/engine/init.ts';
 import type { Int8Kernel, Precision } from '../src/engine/quantize.ts';
 import { compile, ort } from '../src/engine/runtime.ts';
-import { nearestClass, precisionAgreement, rowCosines, tilesFrom } from '../src/eval/precision-agreement.ts';
+import {
+  nearestClass,
+  neighbourAgreement,
+  precisionAgreement,
+  rowCosines,
+  tilesFrom,
+} from '../src/eval/precision-agreement.ts';
 import { encodeImage, encodeText } from '../src/models/kep.ts';
 import { getModel } from '../src/models/registry.ts';
 import { swin, swinConfigs } from '../src/models/swin.ts';
@@ -220,6 +226,7 @@ const result = {
   cosine_min: r4(agree.cosineMin),
   agreement: r4(agree.agreement),
   zero_shot_classes_predicted: predicted,
+  neighbour_agreement: r4(neighbourAgreement(image.fp32.out, image.int8.out, dim)),
   ctranspath_cosine_mean: r4(ctpCos.reduce((a, b) => a + b, 0) / ctpCos.length),
   ctranspath_cosine_min: r4(Math.min(...ctpCos)),
   text_cosine_min: r4(Math.min(...textCos)),

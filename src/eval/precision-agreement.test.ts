@@ -8,7 +8,13 @@ import { compile, ort } from '../engine/runtime.ts';
 import { Rng, initialize } from '../engine/init.ts';
 import { encodeImage } from '../models/kep.ts';
 import { getModel } from '../models/registry.ts';
-import { nearestClass, precisionAgreement, rowCosines, tilesFrom } from './precision-agreement.ts';
+import {
+  nearestClass,
+  neighbourAgreement,
+  precisionAgreement,
+  rowCosines,
+  tilesFrom,
+} from './precision-agreement.ts';
 
 describe('precision agreement metrics', () => {
   it('cosines per row, nearest class, agreement', () => {
@@ -26,6 +32,11 @@ describe('precision agreement metrics', () => {
     assert.equal(r.cosineMin, -1);
     assert.equal(r.agreement, 2 / 3);
     assert.throws(() => rowCosines(a, b.subarray(1), 2), /not equal multiples of 2/);
+    // Nearest other rows: c → [1, 0, 1]; d → [2, 2, 1].
+    const c = Float32Array.from([1, 0, 0.9, 0.1, 0, 1]);
+    assert.equal(neighbourAgreement(c, c, 2), 1);
+    const d = Float32Array.from([1, 0, 0, 1, 0.1, 0.9]);
+    assert.equal(neighbourAgreement(c, d, 2), 1 / 3);
   });
 });
 
@@ -94,7 +105,8 @@ describe(
       const r = precisionAgreement({ rows: fp32, classes }, { rows: int8, classes }, dim);
       const spread = rowCosines(fp32.subarray(0, dim), fp32.subarray(dim, 2 * dim), dim);
       const centredMin = Math.min(...rowCosines(centred(fp32, dim), centred(int8, dim), dim));
-      const msg = JSON.stringify({ ...r, centredMin, spread });
+      const neighbours = neighbourAgreement(fp32, int8, dim);
+      const msg = JSON.stringify({ ...r, centredMin, spread, neighbours });
       t.diagnostic(msg);
       assert.equal(r.rows, 4);
       assert.ok(
@@ -103,6 +115,7 @@ describe(
       );
       assert.ok(r.cosineMean >= 0.99 && r.cosineMin >= 0.97 && centredMin >= 0.97, msg);
       assert.equal(r.agreement, 1, msg);
+      assert.equal(neighbours, 1, msg);
     });
   },
 );

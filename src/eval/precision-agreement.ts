@@ -65,6 +65,29 @@ export function precisionAgreement(
 }
 
 /**
+ * Share of rows whose nearest other row (by cosine) is the same under both precisions: a check of
+ * the local geometry retrieval depends on, which needs no class embeddings.
+ */
+export function neighbourAgreement(a: Float32Array, b: Float32Array, dim: number): number {
+  const nearest = (x: Float32Array): number[] => {
+    const n = x.length / dim;
+    const rows = Array.from({ length: n }, (_, r) => x.subarray(r * dim, (r + 1) * dim));
+    return rows.map((row, r) => {
+      let [best, bestCos] = [-1, -Infinity];
+      for (let o = 0; o < n; o++) {
+        if (o === r) continue;
+        const c = rowCosines(row, rows[o]!, dim)[0]!;
+        if (c > bestCos) [best, bestCos] = [o, c];
+      }
+      return best;
+    });
+  };
+  const p = nearest(a);
+  const q = nearest(b);
+  return p.filter((v, i) => v === q[i]).length / p.length;
+}
+
+/**
  * Up to `count` size×size RGB tiles cut on a grid from each image in turn (smaller images are
  * resized up to cover a tile), for checks on real tissue without a labelled set.
  */
