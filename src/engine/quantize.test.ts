@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { Graph, type Tensor } from './graph.ts';
+import * as F from './ops/index.ts';
 import { Rng, initialize } from './init.ts';
 import { serializeGraph } from './onnx.ts';
 import { inNumberedBlock, quantizeGraph, quantizeSymmetric } from './quantize.ts';
@@ -208,3 +209,26 @@ test(
     assert.equal(check.stdout.trim(), 'ok');
   },
 );
+
+test('a weight shared by two linear layers is quantised once', async () => {
+  const g = new Graph('tied');
+  const x = g.input('x', 'float32', ['batch', 8]);
+  const w = g.param('blocks.0.w', [8, 8], { kind: 'normal', std: 0.3 });
+  g.output('y', F.linear(F.tanh(F.linear(x, w)), w));
+  const paramData = randomParams(g);
+  const q = quantizeGraph(g, paramData);
+  const model = onnxProto.onnx.ModelProto.decode(q.bytes);
+  assert.deepEqual(
+    (model.graph?.initializer ?? []).map((t) => t.name),
+    ['blocks.0.w.int8', 'blocks.0.w.int8.scale'],
+  );
+  const feeds = {
+    x: new ort.Tensor('float32', initialize({ kind: 'normal', std: 1 }, 16, new Rng(2, 'x')), [2, 8]),
+  };
+  const cos = cosines(
+    await runBytes(serializeGraph(g, { paramData }).bytes, feeds),
+    await runBytes(q.bytes, feeds),
+    8,
+  );
+  assert.ok(Math.min(...cos) > 0.99, `cosines ${cos.join(', ')}`);
+});

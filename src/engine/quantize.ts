@@ -132,7 +132,11 @@ function findLinears(g: P.IGraphProto, inits: Map<string, P.ITensorProto>): Line
   const consumers = new Map<string, P.INodeProto[]>();
   for (const n of nodes) {
     for (const o of n.output ?? []) producer.set(o, n);
-    for (const i of n.input ?? []) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+    for (const i of n.input ?? []) {
+      const list = consumers.get(i);
+      if (list) list.push(n);
+      else consumers.set(i, [n]);
+    }
   }
   const graphOutputs = new Set((g.output ?? []).map((o) => o.name!));
   const found: Linear[] = [];
@@ -213,6 +217,8 @@ function addInit(
   dataType: number,
   data: ArrayBufferView,
 ): void {
+  // A weight shared by several MatMuls (tied weights) is quantised once.
+  if ((g.initializer ?? []).some((t) => t.name === name)) return;
   const rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   g.initializer = [...(g.initializer ?? []), { name, dims, dataType, rawData }];
 }
