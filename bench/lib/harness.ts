@@ -62,3 +62,36 @@ export function peakGflops(threads: number): {
 }
 
 export const fmt = (x: number, digits = 2): string => x.toFixed(digits);
+
+/**
+ * CPU used by other processes while a benchmark runs, in CPUs (0 on an idle machine, up to the core
+ * count when fully contended): machine-wide busy time from /proc/stat less this process's and its
+ * waited-for children's (the PyTorch reference) from /proc/self/stat. Linux only; undefined elsewhere.
+ */
+export function otherCpuMeter(): () => number | undefined {
+  const ticks = (): { busy: number; own: number } | undefined => {
+    try {
+      const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+      const busy = cpu.reduce((a, b) => a + b, 0) - cpu[3]! - (cpu[4] ?? 0); // less idle and iowait
+      const self = readFileSync('/proc/self/stat', 'utf8');
+      const fields = self
+        .slice(self.lastIndexOf(')') + 2)
+        .split(' ')
+        .map(Number);
+      // utime, stime, cutime, cstime are fields 14–17 (1-based); after "pid (comm) " they start at index 11.
+      const own = fields[11]! + fields[12]! + fields[13]! + fields[14]!;
+      return { busy, own };
+    } catch {
+      return undefined;
+    }
+  };
+  const start = ticks();
+  const t0 = performance.now();
+  return () => {
+    const end = ticks();
+    if (!start || !end) return undefined;
+    const hz = 100; // USER_HZ on Linux
+    const seconds = (performance.now() - t0) / 1000;
+    return Math.max(0, (end.busy - start.busy - (end.own - start.own)) / hz / seconds);
+  };
+}

@@ -28,7 +28,22 @@ export interface SerializedGraph {
   outputs: string[];
 }
 
+export interface GraphModel {
+  model: P.IModelProto;
+  inputs: SerializedGraph['inputs'];
+  outputs: string[];
+}
+
 export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): SerializedGraph {
+  return encodeModel(graphToModel(graph, opts));
+}
+
+export function encodeModel(m: GraphModel): SerializedGraph {
+  return { bytes: onnxProto.onnx.ModelProto.encode(m.model).finish(), inputs: m.inputs, outputs: m.outputs };
+}
+
+/** The ModelProto of a graph, before encoding (quantize.ts rewrites it). */
+export function graphToModel(graph: Graph, opts: SerializeOptions = {}): GraphModel {
   const outputNames = opts.outputs ?? [...graph.outputs.keys()];
   const outputs = outputNames.map((name) => {
     const t = graph.outputs.get(name);
@@ -93,7 +108,7 @@ export function serializeGraph(graph: Graph, opts: SerializeOptions = {}): Seria
     },
   };
   return {
-    bytes: onnxProto.onnx.ModelProto.encode(model).finish(),
+    model,
     inputs: inputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })),
     outputs: outputNames.slice(),
   };
@@ -111,7 +126,7 @@ function valueInfo(name: string, t: Tensor): P.IValueInfoProto {
   };
 }
 
-function tensorProto(name: string, c: ConstData): P.ITensorProto {
+export function tensorProto(name: string, c: ConstData): P.ITensorProto {
   const bytes = new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength);
   return { name, dims: c.shape, dataType: ONNX_DTYPE[c.dtype], rawData: bytes };
 }

@@ -3,7 +3,7 @@
 // sets: a run reads one set and writes the other into pre-allocated outputs, then they swap, so a
 // step allocates nothing. With gradient accumulation, an accumulate graph adds each micro-batch's
 // gradients into buffers and an apply graph updates once.
-import { gradients } from './autodiff.ts';
+import { gradients, transformerBlockOf } from './autodiff.ts';
 import { type CheckpointState, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { Graph, type ParamSpec, type Tensor } from './graph.ts';
 import { Rng, initialize } from './init.ts';
@@ -32,6 +32,13 @@ export interface TrainerOptions {
   seed?: number;
   /** Starting values that override the initialisers (e.g. pretrained weights); shapes must match. */
   initial?: ReadonlyMap<string, Float32Array>;
+  /**
+   * 'blocks': activation checkpointing per transformer block (autodiff.ts): the backward pass
+   * recomputes each block's activations instead of keeping them, about one more forward pass of
+   * compute for memory that no longer grows with depth × activations. Also turns ONNX Runtime's
+   * memory arena off unless `runtime.memoryArena` says otherwise.
+   */
+  recompute?: 'none' | 'blocks';
 }
 
 export interface StepResult {
@@ -86,6 +93,7 @@ export class Trainer {
     optimizer: AdamWConfig,
     unused: string[],
     extraOutputs: string[],
+    private readonly recompute: 'none' | 'blocks' = 'none',
   ) {
     this.specs = specs;
     this.optimizer = optimizer;
@@ -108,13 +116,16 @@ export class Trainer {
       .trainableParams()
       .map((p) => p.name)
       .filter((n) => !connected.has(n));
+    // Recomputation is for memory; so is malloc instead of the arena (runtime.ts).
+    const runtime = { ...(opts.recompute === 'blocks' ? { memoryArena: false } : {}), ...opts.runtime };
     const trainer = new Trainer(
       builder,
-      opts.runtime ?? {},
+      runtime,
       specs,
       optimizer,
       unused,
       Object.keys(built.outputs ?? {}),
+      opts.recompute ?? 'none',
     );
     const seed = opts.seed ?? 0;
     for (const p of specs) {
@@ -174,6 +185,7 @@ export class Trainer {
       g,
       built.loss,
       updated.map((p) => g.value(p.name)),
+      this.recompute === 'blocks' ? { recompute: transformerBlockOf } : {},
     );
     if (kind === 'accumulate') {
       for (const p of updated) {
