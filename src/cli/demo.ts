@@ -12,9 +12,9 @@ import { Trainer } from '../engine/trainer.ts';
 import { buildTree } from '../knowledge/build.ts';
 import { defaultCacheDir, downloadSources } from '../knowledge/download.ts';
 import { exportChunks, samples } from '../knowledge/export.ts';
-import { type HybridReport, evaluateWithHybrid } from '../eval/hybrid.ts';
+import { DEFAULT_HYBRID_WEIGHT, type HybridReport } from '../eval/hybrid.ts';
 import type { KnowledgeTree } from '../knowledge/schema.ts';
-import { KnowledgeEncoder, knowledgeConfigSchema, trainKnowledgeEncoder } from '../train/knowledge.ts';
+import { knowledgeConfigSchema, trainKnowledgeEncoder } from '../train/knowledge.ts';
 import { readMetrics } from '../train/loop.ts';
 import { s2Stage, wsiStage } from './demo-stages.ts';
 import { treeStats } from '../knowledge/query.ts';
@@ -158,9 +158,7 @@ async function s1Split(
   rmSync(dir, { recursive: true, force: true }); // a fresh run each time: the report describes this one
   const cfg = knowledgeConfigSchema.parse({ ...DEMO_ENCODER, split, steps: 60 * minutes });
   const run = await trainKnowledgeEncoder([...samples(tree)], dir, cfg, { minutes });
-  const encoder = await KnowledgeEncoder.load(dir);
-  const report = await evaluateWithHybrid((t) => encoder.embed(t), run.evalSets, encoder.hybrid.alpha);
-  await encoder.release();
+  const report = run.report;
   const r1 = (k: string, c: 'galleries' | 'baseline' | 'hybrid') => (100 * report[c][k]!.rank1).toFixed(1);
   say(
     `   ${split}: ${run.summary.lastStep} steps; R1 % encoder / BM25 / hybrid: ${Object.keys(report.galleries)
@@ -176,7 +174,7 @@ async function s1Split(
     steps: run.summary.lastStep,
     seconds: run.summary.seconds,
     report,
-    alpha: encoder.hybrid.alpha,
+    alpha: run.hybridAlpha ?? DEFAULT_HYBRID_WEIGHT,
     losses,
   };
 }

@@ -74,10 +74,7 @@ function trainCommandsPart1(ctx: TrainCommandsContext): void {
           samplesFile: o.samples,
           ...(o.minutes !== undefined ? { minutes: o.minutes } : {}),
         });
-        const encoder = await KnowledgeEncoder.load(resolve(o.out));
-        const report = await evaluateWithHybrid((t) => encoder.embed(t), run.evalSets, encoder.hybrid.alpha);
-        await encoder.release();
-        process.stdout.write(`split: ${config.split}\n${formatReidTable(report)}\n`);
+        process.stdout.write(`split: ${config.split}\n${formatReidTable(run.report)}\n`);
         process.stdout.write(
           `trained steps ${run.summary.firstStep}→${run.summary.lastStep} in ${run.summary.seconds.toFixed(0)} s (stopped by ${run.summary.stoppedBy}); encoder in ${resolve(o.out)}\n`,
         );

@@ -4,7 +4,13 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildProgram } from '../cli/main.ts';
-import { KnowledgeEncoder, knowledgeConfigSchema, trainKnowledgeEncoder } from './knowledge.ts';
+import { evaluateWithHybrid } from '../eval/hybrid.ts';
+import {
+  KnowledgeEncoder,
+  embeddingsPerStep,
+  knowledgeConfigSchema,
+  trainKnowledgeEncoder,
+} from './knowledge.ts';
 import type { TrainingSample } from './samples.ts';
 
 // A small synthetic corpus: 40 "diseases", each a name, synonyms and a definition built from its
@@ -59,6 +65,14 @@ test('S1 trains, checkpoints and evaluates a knowledge encoder; the folder reloa
     assert.ok(existsSync(join(dir, f)), f);
   assert.ok(run.summary.finalEval && 'synonym.rank1' in run.summary.finalEval);
   const encoder = await KnowledgeEncoder.load(dir);
+  // The report the run returns is what the saved folder measures (same galleries, same weight).
+  const reloaded = await evaluateWithHybrid((t) => encoder.embed(t), run.evalSets, encoder.hybrid.alpha);
+  for (const kind of Object.keys(reloaded.galleries))
+    for (const column of ['galleries', 'baseline', 'hybrid'] as const)
+      assert.ok(
+        Math.abs(run.report[column][kind]!.mAP - reloaded[column][kind]!.mAP) < 1e-6,
+        `${column}.${kind}: ${run.report[column][kind]!.mAP} vs ${reloaded[column][kind]!.mAP}`,
+      );
   const e = await encoder.embed(['breast adenoma', 'lung gliomatous tumour', 'x']);
   await encoder.release();
   assert.equal(e.length, 3 * 32);
@@ -93,6 +107,24 @@ test('S1 trains, checkpoints and evaluates a knowledge encoder; the folder reloa
       for (const key of ['rank1', 'rank5', 'mAP', 'n'])
         assert.equal(typeof m[key], 'number', `${kind}.${key}`);
     }
+});
+
+test('embeddings are remembered per text list until the step moves', async () => {
+  let step = 0;
+  let calls = 0;
+  const encode = embeddingsPerStep(
+    () => step,
+    async (texts) => (calls++, new Float32Array(texts.length).fill(step)),
+  );
+  const a = ['x', 'y'];
+  assert.deepEqual([...(await encode(a))], [0, 0]);
+  await encode(a);
+  assert.equal(calls, 1, 'same list, same step: served from memory');
+  await encode(['x', 'y']);
+  assert.equal(calls, 2, 'another list with the same texts is embedded');
+  step = 1;
+  assert.deepEqual([...(await encode(a))], [1, 1]);
+  assert.equal(calls, 3, 'a new step forgets the old embeddings');
 });
 
 test('S1 can start from a pretrained Hugging Face BERT folder: its sizes, vocabulary and weights', async () => {

@@ -12,7 +12,12 @@ import { Graph } from '../engine/graph.ts';
 import { compile, type CompiledGraph, ort } from '../engine/runtime.ts';
 import { type ModelBuild, Trainer } from '../engine/trainer.ts';
 import { type EvalSets, buildGalleries, evaluate, evaluateLexical } from '../eval/galleries.ts';
-import { fitHybridWeight } from '../eval/hybrid.ts';
+import {
+  DEFAULT_HYBRID_WEIGHT,
+  type HybridReport,
+  evaluateWithHybrid,
+  fitHybridWeight,
+} from '../eval/hybrid.ts';
 import type { BertConfig } from '../models/bert.ts';
 import { INPUT_IDS, INPUT_MASK, textInputs, textTower, towerGraphs } from '../models/factory.ts';
 import type { TextEncoderConfig } from '../models/kep.ts';
@@ -150,6 +155,8 @@ export interface KnowledgeRun {
   evalSets: EvalSets;
   /** The hybrid weight chosen on the calibration slice (undefined: no slice; the default applies). */
   hybridAlpha: number | undefined;
+  /** The final parameters on the held-out galleries: encoder, BM25 and hybrid at the fitted weight. */
+  report: HybridReport;
 }
 
 /** At most this many texts of each kind in the calibration slice (its score rows are held in memory). */
@@ -269,13 +276,16 @@ export async function trainKnowledgeEncoder(
     optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: cfg.weightDecay },
     ...(cfg.threads ? { runtime: { threads: cfg.threads } } : {}),
   });
-  const encode = (texts: string[]): Promise<Float32Array> =>
-    embedAll(
-      async (f) => (await trainer.run(f, ['embedding'])).embedding!.data as Float32Array,
-      tokenizer,
-      texts,
-      cfg.maxLength,
-    );
+  const encode = embeddingsPerStep(
+    () => trainer.step,
+    (texts) =>
+      embedAll(
+        async (f) => (await trainer.run(f, ['embedding'])).embedding!.data as Float32Array,
+        tokenizer,
+        texts,
+        cfg.maxLength,
+      ),
+  );
   const baseline = evaluateLexical(evalSets);
   const perEpoch = sampler.batchesPerEpoch;
   const summary = await runTraining(
@@ -301,8 +311,32 @@ export async function trainKnowledgeEncoder(
     outDir,
   );
   const hybridAlpha = await fitHybrid(encode, carved.calibration, cfg.seed, outDir);
+  // The loop's last evaluation embedded these galleries at these parameters: the cache serves them.
+  const report = await evaluateWithHybrid(encode, evalSets, hybridAlpha ?? DEFAULT_HYBRID_WEIGHT);
   await trainer.release();
-  return { summary, baseline, evalSets, hybridAlpha };
+  return { summary, baseline, evalSets, hybridAlpha, report };
+}
+
+/** `encode`, remembering each text list's embeddings until the parameters change (the step moves),
+ * so the final report does not embed the held-out galleries a second time (30k texts on the
+ * cross-source split). Keyed by the list itself: the galleries are the same arrays both times. */
+export function embeddingsPerStep(
+  step: () => number,
+  encode: (texts: string[]) => Promise<Float32Array>,
+): (texts: string[]) => Promise<Float32Array> {
+  let at = Number.NaN;
+  const memo = new Map<string[], Float32Array>();
+  return async (texts) => {
+    if (step() !== at) {
+      memo.clear();
+      at = step();
+    }
+    const hit = memo.get(texts);
+    if (hit) return hit;
+    const rows = await encode(texts);
+    memo.set(texts, rows);
+    return rows;
+  };
 }
 
 /** Chooses the hybrid weight on the calibration slice and stores it in the run folder. */
