@@ -1,10 +1,11 @@
 // `kep models …` and `kep export onnx`: the model registry, and standalone ONNX files of a model's
 // image and text towers (with real weights from a checkpoint, or seeded random ones).
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { join, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import type { Graph } from '../engine/graph.ts';
 import { serializeGraph } from '../engine/onnx.ts';
+import { PRECISIONS, type Precision, quantizeGraph } from '../engine/quantize.ts';
 import { parameterValues } from '../weights/model-weights.ts';
 import { readModelFile } from '../embed/model-folder.ts';
 import { towerGraphs } from '../models/factory.ts';
@@ -113,9 +114,24 @@ export function registerModelCommands(program: Command): void {
       "how the checkpoint names its tensors (default: the model's; 'kep' for kep's own files)",
     )
     .option('--non-strict', 'load what matches and report the rest, instead of failing', false)
+    .addOption(
+      new Option(
+        '--precision <p>',
+        "int8: the transformer blocks' linear layers as ONNX Runtime's DynamicQuantizeMatMul (files NAME-TOWER-int8.onnx)",
+      )
+        .choices([...PRECISIONS])
+        .default('fp32'),
+    )
     .option('--out <dir>', 'output folder', '.')
     .action(
-      async (o: { model: string; weights?: string; keyMap?: string; nonStrict: boolean; out: string }) => {
+      async (o: {
+        model: string;
+        weights?: string;
+        keyMap?: string;
+        nonStrict: boolean;
+        precision: Precision;
+        out: string;
+      }) => {
         const entry = getModel(o.model);
         const { graphs, values } = await loadTowerWeights(entry, {
           ...(o.weights ? { weights: o.weights } : {}),
@@ -124,15 +140,19 @@ export function registerModelCommands(program: Command): void {
           log: (line) => process.stderr.write(`${line}\n`),
         });
         for (const { tower, graph } of graphs) {
-          const path = join(resolve(o.out), `${entry.name}-${tower}.onnx`);
-          writeFileAtomic(
-            path,
-            serializeGraph(graph, {
-              paramData: values,
-              outputs: ['embedding'],
-              docString: `kep ${entry.name} ${tower} tower`,
-            }).bytes,
-          );
+          const int8 = o.precision === 'int8';
+          const path = join(resolve(o.out), `${entry.name}-${tower}${int8 ? '-int8' : ''}.onnx`);
+          const ser = {
+            outputs: ['embedding'],
+            docString: `kep ${entry.name} ${tower} tower${int8 ? ' (int8 linear layers)' : ''}`,
+          };
+          if (int8) {
+            const q = quantizeGraph(graph, values, ser);
+            process.stderr.write(
+              `${tower}: ${q.report.quantized.length} linear layers in int8, ${q.report.kept.length} kept in fp32 (stems, heads)\n`,
+            );
+            writeFileAtomic(path, q.bytes);
+          } else writeFileAtomic(path, serializeGraph(graph, { paramData: values, ...ser }).bytes);
           process.stdout.write(`${path}\n`);
         }
       },

@@ -1,5 +1,6 @@
 // `kep serve RUN_DIR`: the web viewer over a `kep wsi run` folder (src/server/; docs/serve.md).
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { PRECISIONS, type Precision } from '../engine/quantize.ts';
 import { DEFAULT_PORT, startServer } from '../server/serve.ts';
 
 function port(value: string): number {
@@ -18,13 +19,27 @@ export function registerServeCommand(program: Command): void {
     .option('--port <n>', 'TCP port', port, DEFAULT_PORT)
     .option('--host <addr>', 'address to listen on (off loopback a token is required)', '127.0.0.1')
     .option('--model <name|dir>', "model for text queries (default: the run's own model)")
+    .addOption(
+      new Option(
+        '--precision <p>',
+        "precision of the text tower (default: the precision the run's patches were embedded at)",
+      ).choices([...PRECISIONS]),
+    )
     .option('--tree <file>', 'knowledge tree for the knowledge browser and "use as classes"')
     .option('--encoder <dir>', 'knowledge encoder folder: knowledge search by the hybrid linker')
     .option('--token <t>', 'access token required on every request (generated when --host is not loopback)')
     .action(
       async (
         runDir: string,
-        o: { port: number; host: string; model?: string; tree?: string; encoder?: string; token?: string },
+        o: {
+          port: number;
+          host: string;
+          model?: string;
+          precision?: Precision;
+          tree?: string;
+          encoder?: string;
+          token?: string;
+        },
       ) => {
         const server = await startServer({ runDir, ...o });
         for (const p of server.problems) process.stderr.write(`kep serve: ${p}\n`);

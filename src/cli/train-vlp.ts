@@ -1,7 +1,7 @@
 // `kep train vlp`: S2 pretraining (KEP or plain CLIP) on image–caption pairs, with periodic
 // zero-shot and retrieval evaluation. The run folder is also a model folder (kep-model.json), so
 // `kep eval zeroshot --model DIR` and every other consumer take it as it is.
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { readLabelled } from '../data/labelled.ts';
 import { readPairs } from '../data/pairs.ts';
@@ -27,6 +27,7 @@ interface VlpFlags {
   steps?: number;
   batch?: number;
   microBatch?: number;
+  recompute?: string;
   config?: string;
   evalImages?: string;
   evalRoot?: string;
@@ -78,6 +79,12 @@ export function registerVlpTrainCommand(program: Command): void {
       'split each batch into micro-batches (GradCache: same gradient, less memory)',
       positive,
     )
+    .addOption(
+      new Option(
+        '--recompute <how>',
+        'activation checkpointing per transformer block: less memory for about one more forward pass (auto: on for whole-batch steps)',
+      ).choices(['auto', 'none', 'blocks']),
+    )
     .option('--config <file>', 'JSON with settings to override (see docs/vision-language-training.md)')
     .option(
       '--eval-images <labels>',
@@ -96,6 +103,7 @@ export function registerVlpTrainCommand(program: Command): void {
         steps: o.steps,
         batch: o.batch,
         microBatch: o.microBatch,
+        recompute: o.recompute,
         seed: o.seed,
       });
       if (o.initImage && !o.imageKeyMap)

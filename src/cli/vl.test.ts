@@ -78,6 +78,59 @@ test('kep eval zeroshot --model kep-tiny --json: the contract, through the regis
   assert.match(r.stderr, /UNTRAINED MODEL/);
 });
 
+test('--precision int8 through the registry loader: recorded in the embeddings file, close to fp32', () => {
+  const embed = (precision: string) => {
+    const out = join(dir, `tiny-${precision}.safetensors`);
+    const images = colours.items.slice(0, 6).map((i) => join(colours.dir, i.name));
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'bin/kep.js'),
+        'embed',
+        'images',
+        ...images,
+        '--model',
+        'kep-tiny',
+        '--precision',
+        precision,
+        '--out',
+        out,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    return readEmbeddings(out);
+  };
+  const fp32 = embed('fp32');
+  const int8 = embed('int8');
+  assert.equal(fp32.precision, 'fp32');
+  assert.equal(int8.precision, 'int8');
+  for (let i = 0; i < 6; i++) {
+    let dot = 0;
+    for (let j = 0; j < fp32.dim; j++)
+      dot += fp32.embeddings[i * fp32.dim + j]! * int8.embeddings[i * int8.dim + j]!;
+    assert.ok(dot > 0.99, `image ${i}: cosine ${dot}`);
+  }
+  const bad = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, 'bin/kep.js'),
+      'embed',
+      'texts',
+      'x',
+      '--model',
+      'kep-tiny',
+      '--precision',
+      'int4',
+      '--out',
+      join(dir, 'x.safetensors'),
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--precision.*int4.*fp32, int8|int4.*choices/is);
+});
+
 test('kep eval zeroshot: a model that sees colour scores 1; --ensemble gives one set; --out writes the report', async () => {
   const base = [
     'eval',

@@ -25,6 +25,7 @@ import { crossModalRetrieval } from '../eval/retrieval.ts';
 import { zeroShotClassify } from '../eval/zeroshot.ts';
 import { UNTRAINED_WARNING, writeZeroShotReport, zeroShotSummary } from '../eval/zeroshot-report.ts';
 import { loadTree } from '../knowledge/tree-io.ts';
+import { PRECISIONS, type Precision } from '../engine/quantize.ts';
 import { IMAGE_NORMS, type ImageNorm } from '../models/registry.ts';
 import { textLengthProblem } from '../text/limits.ts';
 import { removeStaleTemps } from '../util/atomic.ts';
@@ -56,6 +57,7 @@ interface ModelOptions {
   vocab?: string;
   keyMap?: string;
   imageNorm?: ImageNorm;
+  precision?: Precision;
   threads?: number;
 }
 
@@ -72,6 +74,7 @@ function withModelOptions(c: Command): Command {
     .option('--vocab <file>', "vocab.txt (or tokenizer folder) of a registry model's text tower")
     .option('--key-map <name>', "key map of the checkpoint (default: the registry entry's)")
     .addOption(imageNormOption())
+    .addOption(precisionOption())
     .option('--threads <n>', 'ONNX Runtime intra-op threads', threadCount('--threads', 1));
 }
 
@@ -83,6 +86,17 @@ export function imageNormOption(): Option {
   ).choices(Object.keys(IMAGE_NORMS));
 }
 
+/** `--precision`: int8 runs the transformer blocks' linear layers on ONNX Runtime's int8 kernels
+ * (docs/engine.md, BENCHMARKS.md); outputs record it and whole-slide keys tell the runs apart. */
+export function precisionOption(): Option {
+  return new Option(
+    '--precision <p>',
+    "arithmetic of the towers' linear layers: fp32, or int8 (faster on CPU, embeddings within cosine 0.99 of fp32)",
+  )
+    .choices([...PRECISIONS])
+    .default('fp32');
+}
+
 /** A folder that exists is a model folder; anything else is a registry name. */
 export function modelSource(o: ModelOptions): ModelSource {
   const isDir = existsSync(o.model) && statSync(o.model).isDirectory();
@@ -92,6 +106,7 @@ export function modelSource(o: ModelOptions): ModelSource {
     ...(o.vocab ? { vocab: o.vocab } : {}),
     ...(o.keyMap ? { keyMap: o.keyMap } : {}),
     ...(o.imageNorm ? { imageNorm: o.imageNorm } : {}),
+    ...(o.precision && o.precision !== 'fp32' ? { precision: o.precision } : {}),
     ...(o.threads ? { threads: o.threads } : {}),
   };
 }
@@ -215,7 +230,12 @@ function vlCommandsPart1(ctx: VlCommandsContext): void {
           const t2 = performance.now();
           const meta = {
             name: o.name ?? o.model,
-            model: { name: model.name, source: model.source, untrained: model.untrained },
+            model: {
+              name: model.name,
+              source: model.source,
+              untrained: model.untrained,
+              precision: model.precision ?? 'fp32',
+            },
             images: resolve(o.images),
             root: data.root,
             prompts: resolve(o.prompts),
@@ -289,6 +309,7 @@ function vlCommandsPart2(ctx: VlCommandsContext): void {
             n_unreadable: f.unreadable.length,
             model: model.name,
             untrained: model.untrained,
+            precision: model.precision ?? 'fp32',
             ...(model.untrained ? { warning: UNTRAINED_WARNING } : {}),
           };
           if (o.json) out(`${JSON.stringify(summary)}\n`);
@@ -348,6 +369,7 @@ function vlCommandsPart2(ctx: VlCommandsContext): void {
             model: model.name,
             source: model.source,
             untrained: model.untrained,
+            precision: model.precision ?? 'fp32',
             unreadable: f.unreadable,
           });
           err(`kep: ${f.indices.length} image embeddings (dimension ${f.dim}) in ${o.out}\n`);
@@ -397,6 +419,7 @@ function vlCommandsPart3(ctx: VlCommandsContext): void {
           model: model.name,
           source: model.source,
           untrained: model.untrained,
+          precision: model.precision ?? 'fp32',
           unreadable: [],
         });
         err(`kep: ${all.length} text embeddings (dimension ${model.embedDim}) in ${o.out}\n`);
@@ -491,6 +514,7 @@ function vlCommandsPart4(ctx: VlCommandsContext): void {
               `${JSON.stringify({
                 model: model.name,
                 untrained: model.untrained,
+                precision: model.precision ?? 'fp32',
                 ...(model.untrained ? { warning: UNTRAINED_WARNING } : {}),
                 tree: treeUsed ?? null,
                 prompts: info ?? set.classes.map((k) => ({ label: k.label, names: k.names })),

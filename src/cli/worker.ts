@@ -8,7 +8,8 @@ import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
 import { startSlideWorker } from '../pipeline/queue-worker.ts';
 import { queueConnection } from '../pipeline/slide-queue.ts';
 import { positiveInt, threadCount } from './arguments.ts';
-import { imageNormOption, modelSource } from './vl.ts';
+import type { Precision } from '../engine/quantize.ts';
+import { imageNormOption, modelSource, precisionOption } from './vl.ts';
 import type { ImageNorm } from '../models/registry.ts';
 
 export interface WorkerDeps {
@@ -24,6 +25,7 @@ interface WorkerOptions {
   vocab?: string;
   keyMap?: string;
   imageNorm?: ImageNorm;
+  precision?: Precision;
   threads?: number;
   workers?: number;
   stallMs: number;
@@ -46,6 +48,7 @@ export function registerWorkerCommand(program: Command, deps: Partial<WorkerDeps
     .option('--vocab <file>', "vocab.txt of --model's text tower")
     .option('--key-map <name>', 'key map of the checkpoint')
     .addOption(imageNormOption())
+    .addOption(precisionOption())
     .option('--threads <n>', 'ONNX Runtime intra-op threads per model', threadCount('--threads', 1))
     .option('--workers <n>', 'patch reader threads (0: main thread)', threadCount('--workers', 0))
     .option(
@@ -69,6 +72,7 @@ export function registerWorkerCommand(program: Command, deps: Partial<WorkerDeps
             ...(o.vocab ? { vocab: o.vocab } : {}),
             ...(o.keyMap ? { keyMap: o.keyMap } : {}),
             ...(o.imageNorm ? { imageNorm: o.imageNorm } : {}),
+            ...(o.precision ? { precision: o.precision } : {}),
             ...(o.threads ? { threads: o.threads } : {}),
           })
         : undefined;

@@ -8,7 +8,8 @@ import { DEFAULT_ATTEMPTS } from '../pipeline/slide-queue.ts';
 import { runWsiBatch, type WsiRunOptions } from '../pipeline/wsi-run.ts';
 import { OVERVIEW_SIDE } from '../wsi/overview.ts';
 import { commandGroup } from './groups.ts';
-import { imageNormOption, modelSource } from './vl.ts';
+import type { Precision } from '../engine/quantize.ts';
+import { imageNormOption, modelSource, precisionOption } from './vl.ts';
 import type { ImageNorm } from '../models/registry.ts';
 import { addPatchOptions, addSegmentOptions, patchOptionsFrom, segmentOptionsFrom } from './wsi.ts';
 import { kList, positiveInt, threadCount } from './arguments.ts';
@@ -35,6 +36,7 @@ type RunOptions = Parameters<typeof segmentOptionsFrom>[0] &
     vocab?: string;
     keyMap?: string;
     imageNorm?: ImageNorm;
+    precision?: Precision;
     threads?: number;
     prompts?: string;
     labels?: string;
@@ -79,6 +81,7 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
     .option('--vocab <file>', "vocab.txt (or tokenizer folder) of a registry model's text tower")
     .option('--key-map <name>', "key map of the checkpoint (default: the registry entry's)")
     .addOption(imageNormOption())
+    .addOption(precisionOption())
     .option('--threads <n>', 'ONNX Runtime intra-op threads', threadCount('--threads', 1))
     .option('--prompts <file>', 'prompt sets: score each slide and draw per-class heatmaps')
     .option('--labels <file>', 'slide,label table (or a label column in the slide list): balanced accuracy')
@@ -129,6 +132,7 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
       ...(o.vocab ? { vocab: o.vocab } : {}),
       ...(o.keyMap ? { keyMap: o.keyMap } : {}),
       ...(o.imageNorm ? { imageNorm: o.imageNorm } : {}),
+      ...(o.precision ? { precision: o.precision } : {}),
       ...(o.threads ? { threads: o.threads } : {}),
     });
     const options: WsiRunOptions = {

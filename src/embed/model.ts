@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Graph } from '../engine/graph.ts';
 import { toFloat32 } from '../engine/safetensors.ts';
+import type { Precision } from '../engine/quantize.ts';
 import { type CompiledGraph, compile, ort } from '../engine/runtime.ts';
 import type { PreprocessConfig } from '../data/preprocess.ts';
 import { OUTPUT_EMBEDDING, type TowerGraphs, embeddingDim, towerGraphs } from '../models/factory.ts';
@@ -44,6 +45,7 @@ interface LoadedParts {
   values: Map<string, Float32Array>;
   tokenizer: BertTokenizer | undefined;
   runtime: RuntimeSettings;
+  precision: Precision;
 }
 
 class LoadedModel implements VisionLanguageModel {
@@ -57,6 +59,7 @@ class LoadedModel implements VisionLanguageModel {
   readonly logitScale: number;
   readonly untrained: boolean;
   readonly source: string;
+  readonly precision: Precision;
 
   constructor(private readonly parts: LoadedParts) {
     this.spec = parts.spec;
@@ -67,13 +70,18 @@ class LoadedModel implements VisionLanguageModel {
     this.logitScale = parts.logitScale;
     this.untrained = parts.untrained;
     this.source = parts.source;
+    this.precision = parts.precision;
   }
 
   private session(which: 'image' | 'text'): Promise<CompiledGraph> {
     const make = (g: Graph): Promise<CompiledGraph> => {
       const paramData = new Map<string, Float32Array>();
       for (const name of g.params.keys()) paramData.set(name, this.parts.values.get(name)!);
-      return compile(g, { paramData, outputs: [OUTPUT_EMBEDDING] }, runtimeOptions(this.parts.runtime));
+      return compile(
+        g,
+        { paramData, outputs: [OUTPUT_EMBEDDING] },
+        { ...runtimeOptions(this.parts.runtime), precision: this.precision },
+      );
     };
     if (which === 'image') return (this.imageSession ??= make(this.graphs.image!));
     if (!this.graphs.text) throw new Error(`${this.name} has no text tower: it can embed images only`);
@@ -121,6 +129,11 @@ function imageSpec(spec: ModelSpec): ImageSpec {
   return spec;
 }
 
+/** The precision a source asks for (its shorthand, else its runtime settings'; default fp32). */
+function precisionOf(source: ModelSource): Precision {
+  return source.precision ?? source.runtime?.precision ?? 'fp32';
+}
+
 /** The runtime settings a source asks for (its `threads` shorthand included). */
 function runtimeOf(source: ModelSource): RuntimeSettings {
   return { ...(source.threads ? { threads: source.threads } : {}), ...source.runtime };
@@ -153,6 +166,7 @@ async function fromFolder(dir: string, source: ModelSource): Promise<VisionLangu
     values,
     tokenizer: BertTokenizer.fromVocabFile(join(dir, vocab), { doLowerCase: spec.tokenizer.lowerCase }),
     runtime: runtimeOf(source),
+    precision: precisionOf(source),
   });
 }
 
@@ -215,6 +229,7 @@ export async function loadEntryModel(entry: ModelSpec, source: ModelSource): Pro
     values,
     tokenizer: spec.kind === 'kep' ? tokenizerFor(source, untrained, spec.name) : undefined,
     runtime: runtimeOf(source),
+    precision: precisionOf(source),
   });
 }
 

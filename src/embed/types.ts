@@ -2,6 +2,7 @@
 // retrieval, `kep embed`, whole-slide scoring): images and texts in, L2-normalised joint
 // embeddings out. Consumers depend on this interface, not on how the weights were found.
 import type { PreprocessConfig } from '../data/preprocess.ts';
+import type { Precision } from '../engine/quantize.ts';
 import type { RuntimeSettings } from '../engine/settings.ts';
 import type { ImageNorm } from '../models/registry.ts';
 import type { ModelSpec } from '../models/spec.ts';
@@ -21,6 +22,9 @@ export interface VisionLanguageModel {
   readonly untrained: boolean;
   /** Where the weights came from, for reports. */
   readonly source: string;
+  /** Arithmetic of the towers' linear layers (absent: fp32). An int8 model's embeddings differ from
+   * the fp32 model's in the third decimal, so outputs and cache keys record it. */
+  readonly precision?: Precision;
   /** pixels: preprocessed NCHW float32, `count` images of preprocess.size² → [count, embedDim]. */
   embedImages(pixels: Float32Array, count: number): Promise<Float32Array>;
   /** → [texts.length, embedDim]; tokenised with the model's own vocabulary and max length. */
@@ -44,6 +48,9 @@ export interface ModelSource {
   vocab?: string;
   /** Normalisation instead of the model's own (mean/std of OpenAI CLIP or ImageNet). */
   imageNorm?: ImageNorm;
+  /** 'int8': the transformer blocks' linear layers run as ONNX Runtime's int8 kernels
+   * (src/engine/quantize.ts); default fp32. */
+  precision?: Precision;
   /** Shorthand for runtime.threads. */
   threads?: number;
   /** Execution provider, threads and optimisation level of the model's sessions. */

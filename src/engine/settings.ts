@@ -3,6 +3,7 @@
 // feed it. Commands build it once from their flags (`--threads`, `--device`) and pass it down; every
 // session is created from it (src/engine/runtime.ts compile's RuntimeOptions).
 import { z } from 'zod';
+import { PRECISIONS } from './quantize.ts';
 import { type RuntimeOptions, setRuntimeDefaults } from './runtime.ts';
 
 export const DEVICES = ['cpu', 'cuda'] as const;
@@ -16,6 +17,9 @@ export const runtimeSettingsSchema = z.strictObject({
   device: z.enum(DEVICES).optional(),
   /** Graph optimisation level; 'all' unless an optimiser problem is being chased. */
   optimization: z.enum(OPTIMIZATION_LEVELS).optional(),
+  /** Arithmetic of inference sessions built with their weights (models that embed); training
+   * graphs always run in fp32. */
+  precision: z.enum(PRECISIONS).optional(),
   /** Image-decoding worker threads (data loaders; default: theirs). */
   workers: z.number().int().nonnegative().optional(),
 });
@@ -27,10 +31,14 @@ export function runtimeOptions(s: RuntimeSettings = {}): RuntimeOptions {
     ...(s.threads ? { threads: s.threads } : {}),
     ...(s.device && s.device !== 'cpu' ? { executionProvider: s.device } : {}),
     ...(s.optimization && s.optimization !== 'all' ? { optimization: s.optimization } : {}),
+    ...(s.precision && s.precision !== 'fp32' ? { precision: s.precision } : {}),
   };
 }
 
 /** Settings every session of this process starts from (a command's `--device`, `--threads`). */
 export function applyRuntimeDefaults(s: RuntimeSettings): void {
-  setRuntimeDefaults(runtimeOptions(s));
+  // Precision is a model's choice (ModelSource.precision), never a process default: training
+  // graphs compiled under it would be refused.
+  const { precision: _, ...rest } = s;
+  setRuntimeDefaults(runtimeOptions(rest));
 }

@@ -19,10 +19,14 @@ test('embeddings round-trip with their row names and provenance', () => {
     model: 'kep-16',
     source: 'w.pt',
     untrained: false,
+    precision: 'int8' as const,
     unreadable: [],
   };
   writeEmbeddings(p, e);
   assert.deepEqual(readEmbeddings(p), e);
+  // Files written before the field existed (and writers that leave it out) read as fp32.
+  writeEmbeddings(p, { ...e, precision: undefined });
+  assert.equal(readEmbeddings(p).precision, 'fp32');
   assert.throws(() => writeEmbeddings(p, { ...e, dim: 3 }), /4 values for 2 rows of dimension 3/);
 });
 

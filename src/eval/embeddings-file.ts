@@ -5,6 +5,7 @@
 // and its string metadata carries the row names that a bare .npy would need a second file for.
 import { z } from 'zod';
 import type { UnreadableImage } from '../data/image-loader.ts';
+import { PRECISIONS, type Precision } from '../engine/quantize.ts';
 import { fromFloat32, readSafetensors, toFloat32, writeSafetensors } from '../engine/safetensors.ts';
 
 export const EMBEDDINGS_FORMAT = 'kep-embeddings/1';
@@ -18,6 +19,8 @@ export interface EmbeddingsFile {
   model: string;
   source: string;
   untrained: boolean;
+  /** Precision of the tower that made them (absent in files of earlier versions: fp32). */
+  precision?: Precision;
   /** Images that could not be read (no row). */
   unreadable: UnreadableImage[];
 }
@@ -34,6 +37,7 @@ export function writeEmbeddings(path: string, e: EmbeddingsFile): void {
       model: e.model,
       source: e.source,
       untrained: String(e.untrained),
+      precision: e.precision ?? 'fp32',
       items: JSON.stringify(e.items),
       unreadable: JSON.stringify(e.unreadable),
     },
@@ -46,6 +50,7 @@ const metadataSchema = z.object({
   model: z.string(),
   source: z.string(),
   untrained: z.enum(['true', 'false']),
+  precision: z.enum(PRECISIONS).optional(),
   items: z.string(),
   unreadable: z.string().optional(),
 });
@@ -72,6 +77,7 @@ export function readEmbeddings(path: string): EmbeddingsFile {
     model: meta.data.model,
     source: meta.data.source,
     untrained: meta.data.untrained === 'true',
+    precision: meta.data.precision ?? 'fp32',
     unreadable: unreadableSchema.parse(JSON.parse(meta.data.unreadable ?? '[]')),
   };
 }

@@ -8,11 +8,12 @@ import { writeFileAtomic } from '../util/atomic.ts';
 import { type ClassScores, type Quartiles, classScores } from './classification-metrics.ts';
 import { confusionSvg, svgToPng } from './confusion-image.ts';
 import type { ZeroShotResult, ZeroShotSetResult } from './zeroshot.ts';
+import type { Precision } from '../engine/quantize.ts';
 
 export interface ZeroShotMeta {
   /** Name of the run (rows of `kep eval table`). */
   name: string;
-  model: { name: string; source: string; untrained: boolean };
+  model: { name: string; source: string; untrained: boolean; precision?: Precision };
   /** The labels file (or class folder) and image root. */
   images: string;
   root: string;
@@ -42,6 +43,7 @@ export interface ZeroShotSummary {
   distractors: string[];
   model: string;
   untrained: boolean;
+  precision: Precision;
   warning?: string;
   seconds?: { images: number; prompts: number };
 }
@@ -60,6 +62,7 @@ export function zeroShotSummary(r: ZeroShotResult, meta: ZeroShotMeta): ZeroShot
     distractors: r.distractors,
     model: meta.model.name,
     untrained: meta.model.untrained,
+    precision: meta.model.precision ?? 'fp32',
     ...(meta.model.untrained ? { warning: UNTRAINED_WARNING } : {}),
     ...(meta.seconds
       ? {
@@ -115,7 +118,7 @@ export function zeroShotMarkdown(r: ZeroShotResult, meta: ZeroShotMeta): string 
     '# Zero-shot classification',
     '',
     ...(meta.model.untrained ? [`> **⚠ ${UNTRAINED_WARNING}.**`, ''] : []),
-    `- run: ${meta.name}; model: \`${meta.model.name}\` — ${meta.model.source}`,
+    `- run: ${meta.name}; model: \`${meta.model.name}\` — ${meta.model.source}; precision ${meta.model.precision ?? 'fp32'}`,
     `- images: \`${meta.images}\` (root \`${meta.root}\`): ${r.n_images} classified, ${meta.unreadable.length} unreadable`,
     `- classes: ${r.classes.join(', ')}${r.distractors.length ? `; distractors offered by the prompts: ${r.distractors.join(', ')}` : ''}`,
     `- prompts: \`${meta.prompts}\`, ${r.n_sets} set${r.n_sets === 1 ? '' : 's'}${meta.ensemble ? ' (all sets pooled into one template ensemble)' : ''}; ${meta.texts.embedded} distinct captions embedded`,

@@ -50,6 +50,7 @@ export function reportBatch(r: BatchReportInput): { summary: RunSummary; subtypi
     model: r.model?.name ?? previous?.model ?? r.source.name ?? r.source.dir ?? 'unknown',
     untrained: r.model?.untrained ?? previous?.untrained ?? !(r.source.weights || r.source.dir),
     model_source: r.model?.source ?? previous?.model_source ?? '(not loaded: nothing to compute)',
+    precision: r.source.precision ?? 'fp32',
     settings: { ...embed, ...(scoring ? { scoring } : {}), batchSize },
     counts: countStatuses(r.slides),
     slides: r.slides,

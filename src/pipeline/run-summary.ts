@@ -35,6 +35,8 @@ export interface RunSummary {
   /** True when the model had no trained weights: every feature and prediction is meaningless. */
   untrained: boolean;
   model_source: string;
+  /** Precision of the image tower (int8 features are not fp32 features). */
+  precision: 'fp32' | 'int8';
   settings: Record<string, unknown>;
   counts: Record<SlideStatus, number>;
   slides: SlideSummary[];
@@ -60,7 +62,7 @@ export function summaryMarkdown(summary: RunSummary, subtypingMd?: string): stri
           '',
         ]
       : []),
-    `Model: ${summary.model} (${summary.model_source}). Started ${summary.started}, ${summary.seconds.toFixed(1)} s.`,
+    `Model: ${summary.model} (${summary.model_source}), ${summary.precision}. Started ${summary.started}, ${summary.seconds.toFixed(1)} s.`,
     '',
     `${summary.slides.length} slide${summary.slides.length === 1 ? '' : 's'}: ${c.done} done, ${c.skipped} skipped (complete from an earlier run), ${c.failed} failed, ${c.locked} locked by another process.`,
     '',

@@ -27,6 +27,7 @@ export async function embedSlide(o: EmbedSlideOptions): Promise<void> {
     slide: o.slideId,
     model: model.name,
     untrained: model.untrained,
+    precision: model.precision ?? 'fp32',
     patchSize: grid.patchSize,
     patchSizeLevel0: grid.patchSizeLevel0,
     patchLevel: grid.readLevel,

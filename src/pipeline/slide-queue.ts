@@ -11,6 +11,7 @@ import type { RedisOptions } from 'bullmq';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { ModelSource } from '../embed/types.ts';
+import { PRECISIONS } from '../engine/quantize.ts';
 import type { SlideSummary } from './run-summary.ts';
 import type { SlideInput } from './slide-inputs.ts';
 import { sha256, type SlideSettings, slideKeys } from './slide-settings.ts';
@@ -70,6 +71,7 @@ const modelSchema = z.object({
   keyMap: z.string().optional(),
   vocab: z.string().optional(),
   imageNorm: z.enum(['clip', 'imagenet']).optional(),
+  precision: z.enum(PRECISIONS).optional(),
 });
 
 export const slideJobSchema = z.object({
@@ -118,6 +120,7 @@ export function portableModel(source: ModelSource): SlideJobData['model'] {
     keyMap: source.keyMap,
     vocab: abs(source.vocab),
     imageNorm: source.imageNorm,
+    precision: source.precision,
   };
   return Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined));
 }

@@ -81,6 +81,8 @@ export function modelIdentity(source: ModelSource): Record<string, unknown> {
     vocab: source.vocab ? resolve(source.vocab) : null,
     // Only when chosen, so that the keys of runs without it stay what they were.
     ...(source.imageNorm ? { imageNorm: source.imageNorm } : {}),
+    // An int8 run's features are not an fp32 run's: its own key, so neither reuses the other's.
+    ...(source.precision && source.precision !== 'fp32' ? { precision: source.precision } : {}),
   };
 }
 

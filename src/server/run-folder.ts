@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
+import { PRECISIONS } from '../engine/quantize.ts';
 
 const slideSchema = z.looseObject({
   slide: z.string().min(1),
@@ -22,6 +23,7 @@ const modelSettingsSchema = z.looseObject({
   weights: z.string().nullable().optional(),
   keyMap: z.string().nullable().optional(),
   vocab: z.string().nullable().optional(),
+  precision: z.enum(PRECISIONS).optional(),
 });
 
 export const summarySchema = z.looseObject({

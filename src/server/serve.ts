@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { createModel } from '../embed/model.ts';
+import type { Precision } from '../engine/quantize.ts';
 import { loadTree } from '../knowledge/tree-io.ts';
 import { KnowledgeEncoder } from '../train/knowledge.ts';
 import { buildApp } from './app.ts';
@@ -18,6 +19,8 @@ export interface ServeOptions {
   host?: string;
   /** Registry name or model folder for text queries (default: the run's own model). */
   model?: string;
+  /** Precision of the text tower (default: the precision the run embedded its patches at). */
+  precision?: Precision;
   tree?: string;
   /** Knowledge encoder folder: knowledge search uses the hybrid linker. */
   encoder?: string;
@@ -49,7 +52,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`--port ${port}: expected 0–65535`);
   const run = readRunFolder(resolve(o.runDir));
-  const source = modelSourceOf(o.model, run);
+  const source = modelSourceOf(o.model, run, o.precision);
   const store = new SlideStore(run, source, o.loadModel ?? createModel);
   const knowledge = o.tree
     ? new KnowledgeBrowser(

@@ -2,12 +2,13 @@
 // JPEGs, bounded in bytes), the slides' unit-length patch features (an LRU of a few slides), the
 // model (loaded once, on the first text query: tiles and overlays need none) and the run's classes.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { parsePromptFile, poolPromptSets, type PromptSet } from '../data/prompt-sets.ts';
 import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
+import type { Precision } from '../engine/quantize.ts';
 import {
   type ClassEmbeddings,
   classEmbeddings,
@@ -178,16 +179,29 @@ export class SlideStore {
 }
 
 /** The model to load: the one given on the command line, else the one the run names. */
-export function modelSourceOf(given: string | undefined, run: RunFolder): ModelSource | string | undefined {
-  if (given) return given;
+export function modelSourceOf(
+  given: string | undefined,
+  run: RunFolder,
+  precision?: Precision,
+): ModelSource | string | undefined {
   const m = run.summary?.settings?.model;
-  if (m?.dir) return { dir: resolve(m.dir) };
+  // Text queries are compared with the run's stored image features: by default at the precision
+  // those were embedded at.
+  const p = precision ?? m?.precision ?? 'fp32';
+  const withPrecision = (s: ModelSource): ModelSource => (p === 'fp32' ? s : { ...s, precision: p });
+  if (given) {
+    if (p === 'fp32') return given;
+    const isDir = existsSync(given) && statSync(given).isDirectory();
+    return withPrecision(isDir ? { dir: resolve(given) } : { name: given });
+  }
+  if (m?.dir) return withPrecision({ dir: resolve(m.dir) });
   if (m?.name)
-    return {
+    return withPrecision({
       name: m.name,
       ...(m.weights ? { weights: m.weights } : {}),
       ...(m.keyMap ? { keyMap: m.keyMap } : {}),
       ...(m.vocab ? { vocab: m.vocab } : {}),
-    };
-  return run.summary?.model && run.summary.model !== 'unknown' ? run.summary.model : undefined;
+    });
+  const named = run.summary?.model && run.summary.model !== 'unknown' ? run.summary.model : undefined;
+  return named && p !== 'fp32' ? withPrecision({ name: named }) : named;
 }

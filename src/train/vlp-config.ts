@@ -17,6 +17,13 @@ export const vlpConfigSchema = z.strictObject({
   batch: z.number().int().min(2).default(32),
   /** Split each batch into micro-batches of this size (GradCache); default: the whole batch. */
   microBatch: z.number().int().positive().optional(),
+  /**
+   * Activation checkpointing per transformer block (src/engine/autodiff.ts): the backward pass
+   * recomputes each block's activations instead of keeping them. 'auto': on for a whole-batch
+   * (fused) step — a KEP-16 step at batch 32 needs 9.3 GiB with it and was killed at 24 GiB without
+   * (BENCHMARKS.md) — and off with micro-batches, which already bound the memory.
+   */
+  recompute: z.enum(['auto', 'none', 'blocks']).default('auto'),
   epochs: z.number().positive().default(30),
   /** Optimiser steps of the run (default: epochs × batches per epoch). */
   steps: z.number().int().positive().optional(),

@@ -12,6 +12,7 @@ import { COLOURS, type SyntheticSetFiles, writeSyntheticSet } from '../data/synt
 import { loadVisionLanguageModel } from '../embed/model.ts';
 import type { VisionLanguageModel } from '../embed/types.ts';
 import { TextEmbeddingCache, argmaxRows, classEmbeddings, cosineScores } from '../eval/class-embeddings.ts';
+import { precisionAgreement } from '../eval/precision-agreement.ts';
 import { readMetrics } from './loop.ts';
 import { trainSyntheticWorldEncoder } from './synthetic-encoder.ts';
 import { vlpConfigSchema, trainVisionLanguage } from './vlp.ts';
@@ -32,8 +33,10 @@ before(async () => {
   await trainSyntheticWorldEncoder(s1Dir, 1);
 });
 
-/** Zero-shot accuracy on the held-out set with its first prompt set. */
-async function zeroShotAccuracy(model: VisionLanguageModel): Promise<number> {
+/** Held-out image embeddings, class embeddings and zero-shot accuracy (first prompt set). */
+async function zeroShot(
+  model: VisionLanguageModel,
+): Promise<{ accuracy: number; rows: Float32Array; classes: Float32Array }> {
   const set = await readLabelled(heldOut.labels);
   const loader = new ImageLoader(
     set.items.map((i) => i.path),
@@ -55,7 +58,7 @@ async function zeroShotAccuracy(model: VisionLanguageModel): Promise<number> {
   set.items.forEach((item, i) => {
     if (classes.labels[pred[i]!] === item.label) correct++;
   });
-  return correct / set.items.length;
+  return { accuracy: correct / set.items.length, rows: all, classes: classes.matrix };
 }
 
 const common = {
@@ -92,8 +95,18 @@ for (const loss of ['kep', 'clip'] as const) {
     } else assert.equal(lines[0]!.terms!.tk, undefined);
     // The run folder is a model folder: consumers load it as such.
     const model = await loadVisionLanguageModel({ dir: out, threads: 1 });
-    const acc = await zeroShotAccuracy(model);
+    const fp32 = await zeroShot(model);
+    const acc = fp32.accuracy;
     await model.release();
+    if (loss === 'kep') {
+      // The trained model under int8 (issue 14's bound): embeddings close to fp32's, same predictions.
+      const int8Model = await loadVisionLanguageModel({ dir: out, threads: 1, precision: 'int8' });
+      const int8 = await zeroShot(int8Model);
+      await int8Model.release();
+      const a = precisionAgreement(fp32, int8, model.embedDim);
+      assert.ok(a.cosineMean >= 0.99 && a.cosineMin >= 0.97, JSON.stringify(a));
+      assert.ok(a.agreement >= 0.99, `int8 agrees with fp32 on ${a.agreement} of the images`);
+    }
     // Chance is 0.2. Measured: KEP 0.90, CLIP 0.47 — both start from the S1 encoder, and without the
     // knowledge term CLIP's text tower drifts away from the colour synonyms the prompts use.
     assert.ok(acc > (loss === 'kep' ? 0.6 : 0.4), `${loss}: held-out zero-shot accuracy ${acc}`);

@@ -69,6 +69,12 @@ const VLP_FLAGS: Record<string, string> = {
   seed: '--seed',
 };
 
+/** The recomputation a run uses ('auto': per block for a fused step, none with GradCache). */
+export function recomputeOf(cfg: VlpConfig, cached: boolean): 'none' | 'blocks' {
+  if (cfg.recompute !== 'auto') return cfg.recompute;
+  return cached ? 'none' : 'blocks';
+}
+
 /** Everything a run needs, read and checked before the run folder changes. */
 interface Prepared {
   spec: KepSpec;
@@ -198,6 +204,7 @@ export async function trainVisionLanguage(
       initial: p.initial,
       optimizer: { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay },
       ...(Object.keys(options).length ? { runtime: options } : {}),
+      recompute: recomputeOf(cfg, p.cached),
     });
   let trainer = await makeTrainer(p.resumeStep < p.freezeSteps);
   const gradCache = new GradCacheStep(cfg, p.spec.config.embedDim, options);

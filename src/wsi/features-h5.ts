@@ -40,6 +40,8 @@ export interface PatchFeaturesMeta {
   model: string;
   /** True when the model had no trained weights: the features are random projections. */
   untrained: boolean;
+  /** Precision of the image tower (absent in files of earlier versions: fp32). */
+  precision?: 'fp32' | 'int8';
   /** Patch side in pixels at the target magnification (what the model saw before resizing). */
   patchSize: number;
   /** Patch side in level-0 pixels (the grid step; coords are multiples of it from the origin). */
@@ -130,6 +132,7 @@ export class FeaturesWriter {
       // HDF5 has no boolean scalar that h5py reads back as bool without an enum type; 0/1 is what
       // CLAM-style tools compare against.
       file.create_attribute('untrained', meta.untrained ? 1 : 0);
+      file.create_attribute('precision', meta.precision ?? 'fp32');
       file.create_attribute('embed_dim', dim);
       file.create_attribute('writer', 'kep');
       return new FeaturesWriter(file, coordsSet, featuresSet, tmp, target, dim);
@@ -290,6 +293,7 @@ export async function readFeaturesH5(path: string): Promise<PatchFeatures> {
       slide: typeof slideAttr === 'string' ? slideAttr : basename(dirname(target)),
       model: typeof modelAttr === 'string' ? modelAttr : 'unknown',
       untrained: numberAttr(fileAttr('untrained')) === 1,
+      ...(fileAttr('precision') === 'int8' ? { precision: 'int8' as const } : {}),
       patchSize: cAttr('patch_size') ?? 0,
       patchSizeLevel0: cAttr('patch_size_level0') ?? cAttr('patch_size') ?? 0,
       patchLevel: cAttr('patch_level') ?? 0,
