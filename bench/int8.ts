@@ -1,9 +1,10 @@
 // int8 inference against fp32 and against PyTorch, in one run on the same machine with the same
 // thread count: kep int8, kep fp32, PyTorch fp32 and PyTorch's dynamic int8 (quantize_dynamic on
 // nn.Linear) for ViT-B/16 and CTransPath at batch 32 (images/s) and BERT-base text embedding
-// (texts/s); plus what int8 changes in KEP-16's embeddings of real tissue tiles (cosine to fp32,
+// (texts/s); whole-slide read + embed (patches/s) in both precisions; plus what int8 changes in KEP-16's embeddings of real tissue tiles (cosine to fp32,
 // zero-shot agreement).
-// Run: npm run bench:int8 [-- --threads 2 --iters 3 --batch 32 --seq 64 --kernel dynamic --weight-bits 7].
+// Run: npm run bench:int8 [-- --threads 2 --iters 3 --batch 32 --seq 64 --kernel dynamic --weight-bits 7
+// --slide-patches 64].
 // The last line is one JSON object.
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,7 @@ import { encodeImage, encodeText } from '../src/models/kep.ts';
 import { getModel } from '../src/models/registry.ts';
 import { swin, swinConfigs } from '../src/models/swin.ts';
 import { fmt, otherCpuMeter, runReference, time } from './lib/harness.ts';
+import { patchGrid, readEmbed } from './lib/slide-embed.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -33,6 +35,8 @@ const { values: args } = parseArgs({
     seq: { type: 'string', default: '64' },
     kernel: { type: 'string', default: 'dynamic' },
     'weight-bits': { type: 'string', default: '7' },
+    // Whole-slide read + embed (KEP-16 image tower, one reader worker): patches of cmu_small_region.
+    'slide-patches': { type: 'string', default: '64' },
     shared: { type: 'string', default: fileURLToPath(new URL('../../shared/data', import.meta.url)) },
   },
 });
@@ -176,6 +180,24 @@ const ctp = await bothPrecisions(
   batch,
 );
 
+// Whole-slide read + embed as `kep wsi run --precision` does it: reading overlaps inference.
+const slidePath = `${args.shared}/wsi/cmu_small_region.svs`;
+const warmSlide = `${args.shared}/wsi/tcga-cr-7395-01a-01-ts1.svs`;
+const slideCoords = (await patchGrid(slidePath)).slice(0, 2 * Number(args['slide-patches']));
+const slideRate = {} as Record<Precision, number>;
+for (const precision of ['fp32', 'int8'] as const) {
+  const stats = await readEmbed({
+    source: { name: 'kep-16', threads, precision },
+    slide: slidePath,
+    coords: slideCoords,
+    warm: { slide: warmSlide, coords: (await patchGrid(warmSlide)).slice(0, 4) },
+    workers: 1,
+    batchSize: batch,
+  });
+  slideRate[precision] = stats.patches / stats.seconds;
+  log(`slide read+embed ${precision}: ${fmt(slideRate[precision], 3)} patches/s (${stats.patches} patches)`);
+}
+
 const dim = kep16.embedDim;
 const agree = precisionAgreement(
   { rows: image.fp32.out, classes: text.fp32.extra! },
@@ -219,6 +241,9 @@ const result = {
   ctranspath_int8_vs_fp32: r3(ctp.int8.rate / ctp.fp32.rate),
   ctranspath_int8_vs_torch_fp32: r3(ctp.int8.rate / num('torch_ctranspath_img_s')),
   ctranspath_int8_vs_torch_int8: r3(ctp.int8.rate / num('torch_ctranspath_int8_img_s')),
+  slide_read_embed_fp32_patches_s: r3(slideRate.fp32),
+  slide_read_embed_int8_patches_s: r3(slideRate.int8),
+  slide_read_embed_int8_vs_fp32: r3(slideRate.int8 / slideRate.fp32),
   bert_int8_vs_fp32: r3(text.int8.rate / text.fp32.rate),
   bert_int8_vs_torch_fp32: r3(text.int8.rate / num('torch_bert_texts_s')),
   bert_int8_vs_torch_int8: r3(text.int8.rate / num('torch_bert_int8_texts_s')),

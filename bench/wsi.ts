@@ -2,23 +2,21 @@
 //   read      — read + preprocess alone (OpenSlide region reads with tile decoding, alpha drop,
 //               256 → 224 resize, normalise) through the reader workers, for 0/1/2 workers;
 //   embed     — read + embed with ViT-B/16 and CTransPath (random weights: speed does not depend
-//               on them), reader workers feeding ONNX Runtime.
+//               on them), reader workers feeding ONNX Runtime, in fp32 and int8.
 // Per stage the time split is reported per patch: read/decode (the wall time of a batch's reads,
 // which are issued together and decoded on OpenSlide's native threads), resize and normalise (worker
 // thread) and inference (main thread). The main thread either runs the model or waits for the
 // reader, so whichever of the two takes more of its time is the bottleneck.
 // Patches are a 256-px grid at level 0 of each slide (cmu_small_region is 20× native, so these are
 // the MI-Zero patches; the TCGA slide states no magnification and is read at level 0 as is).
-// Run: npm run bench:wsi [-- --patches 64 --batch 32 --threads 1 --workers 0,1,2]
+// Run: npm run bench:wsi [-- --patches 64 --batch 32 --threads 1 --workers 0,1,2 --precision fp32,int8]
 // The last line is one JSON object.
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { openaiClip } from '../src/data/preprocess.ts';
-import { createModel } from '../src/embed/model.ts';
-import { embedSlidePatches, type EmbedStats } from '../src/wsi/embed-patches.ts';
 import { PatchReaderPool } from '../src/wsi/patch-reader.ts';
-import { openSlide } from '../src/wsi/open-slide.ts';
 import { fmt } from './lib/harness.ts';
+import { PATCH, patchGrid, readEmbed } from './lib/slide-embed.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,7 +25,12 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '1' },
     workers: { type: 'string', default: '0,1,2' },
     'embed-workers': { type: 'string', default: '1' },
+    precision: { type: 'string', default: 'fp32,int8' },
   },
+});
+const precisions = args.precision.split(',').map((p) => {
+  if (p !== 'fp32' && p !== 'int8') throw new Error(`--precision: fp32 and/or int8, got ${p}`);
+  return p;
 });
 const embedPatches = Number(args.patches);
 const batchSize = Number(args.batch);
@@ -36,16 +39,6 @@ const workerCounts = args.workers.split(',').map(Number);
 const embedWorkers = Number(args['embed-workers']);
 
 const SLIDES = ['../shared/data/wsi/cmu_small_region.svs', '../shared/data/wsi/tcga-cr-7395-01a-01-ts1.svs'];
-const PATCH = 256;
-
-async function grid(path: string): Promise<Int32Array> {
-  const slide = await openSlide(path);
-  const xy: number[] = [];
-  for (let y = 0; y + PATCH <= slide.height; y += PATCH)
-    for (let x = 0; x + PATCH <= slide.width; x += PATCH) xy.push(x, y);
-  slide.close();
-  return Int32Array.from(xy);
-}
 
 const perPatch = (ms: number, n: number): number => Number(fmt(ms / n, 2));
 
@@ -57,7 +50,7 @@ process.stderr.write(
 const results: Record<string, unknown>[] = [];
 
 const grids = new Map<string, Int32Array>();
-for (const path of SLIDES) grids.set(path, await grid(path));
+for (const path of SLIDES) grids.set(path, await patchGrid(path));
 for (const path of SLIDES) {
   const coords = grids.get(path)!;
   const n = coords.length / 2;
@@ -102,51 +95,41 @@ for (const path of SLIDES) {
 
 const cmu = SLIDES[0]!;
 const cmuCoords = grids.get(cmu)!.slice(0, embedPatches * 2);
-for (const name of ['vit-b-16', 'ctranspath']) {
-  const model = await createModel({ name, threads });
-  // Warm-up: session creation and the first run are not throughput.
-  await model.embedImages(new Float32Array(3 * model.preprocess.size ** 2), 1);
-  const pool = new PatchReaderPool(embedWorkers);
-  const spec = { level: 0, readSize: PATCH, patchSize: PATCH, preprocess: model.preprocess };
-  const warm = grids.get(SLIDES[1]!)!.slice(0, 2 * Math.max(1, embedWorkers));
-  for await (const _ of pool.batches(SLIDES[1]!, warm, spec, { batchSize: 1 })) void _;
-  const stats: EmbedStats = await embedSlidePatches({
-    slidePath: cmu,
-    coords: cmuCoords,
-    level: 0,
-    readSize: PATCH,
-    patchSize: PATCH,
-    embedder: model,
-    sink: () => {},
-    batchSize,
-    pool,
-  });
-  await pool.close();
-  await model.release();
-  const n = stats.patches;
-  const row = {
-    stage: 'read+embed',
-    model: name,
-    threads,
-    workers: embedWorkers,
-    patches: n,
-    patches_per_s: Number(fmt(n / stats.seconds, 2)),
-    ms_per_patch: {
-      read_decode: perPatch(stats.readMs, n),
-      resize: perPatch(stats.resizeMs, n),
-      normalise: perPatch(stats.normaliseMs, n),
-      inference: perPatch(stats.inferenceMs, n),
-      waiting_for_reader: perPatch(stats.waitMs, n),
-    },
-    // The first batch's preparation, which nothing overlaps (workers already started).
-    first_batch_ms: Number(fmt(stats.startupMs, 0)),
-    // The main thread is either running the model or waiting for the reader: the larger share of its
-    // time (start-up aside) is what limits the rate.
-    bottleneck: stats.inferenceMs >= stats.waitMs ? 'inference' : 'reading/preprocessing',
-  };
-  results.push(row);
-  process.stderr.write(`${JSON.stringify(row)}\n`);
-}
+for (const name of ['vit-b-16', 'ctranspath'])
+  for (const precision of precisions) {
+    const stats = await readEmbed({
+      source: { name, threads, precision },
+      slide: cmu,
+      coords: cmuCoords,
+      warm: { slide: SLIDES[1]!, coords: grids.get(SLIDES[1]!)!.slice(0, 2 * Math.max(1, embedWorkers)) },
+      workers: embedWorkers,
+      batchSize,
+    });
+    const n = stats.patches;
+    const row = {
+      stage: 'read+embed',
+      model: name,
+      precision,
+      threads,
+      workers: embedWorkers,
+      patches: n,
+      patches_per_s: Number(fmt(n / stats.seconds, 2)),
+      ms_per_patch: {
+        read_decode: perPatch(stats.readMs, n),
+        resize: perPatch(stats.resizeMs, n),
+        normalise: perPatch(stats.normaliseMs, n),
+        inference: perPatch(stats.inferenceMs, n),
+        waiting_for_reader: perPatch(stats.waitMs, n),
+      },
+      // The first batch's preparation, which nothing overlaps (workers already started).
+      first_batch_ms: Number(fmt(stats.startupMs, 0)),
+      // The main thread is either running the model or waiting for the reader: the larger share of its
+      // time (start-up aside) is what limits the rate.
+      bottleneck: stats.inferenceMs >= stats.waitMs ? 'inference' : 'reading/preprocessing',
+    };
+    results.push(row);
+    process.stderr.write(`${JSON.stringify(row)}\n`);
+  }
 process.stderr.write(
   `load average after: ${loadavg()
     .map((v) => v.toFixed(2))

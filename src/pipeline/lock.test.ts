@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { processAlive, tryLock } from './lock.ts';
+import { DEFAULT_LEASE_MS, processAlive, tryLock } from './lock.ts';
 
 function lockPath(): string {
   return join(mkdtempSync(join(tmpdir(), 'kep-lock-')), 'slide.lock');
@@ -50,11 +50,16 @@ test('a lock held by a live process is respected; once it dies the lock is stale
   taken.release();
 });
 
-test('locks from other hosts are never broken; unwritten ones only once they are old', () => {
+test('locks from other hosts are broken only once their lease has run out; unwritten ones once old', () => {
   const dead = spawnSync(process.execPath, ['-e', 'process.pid'], { stdio: 'ignore' }).pid!;
   const other = lockPath();
   ownerFile(other, dead, `not-${hostname()}`);
-  assert.equal(tryLock(other).acquired, false);
+  assert.equal(tryLock(other).acquired, false, 'renewed recently: its holder may be working');
+  const lapsed = new Date(Date.now() - DEFAULT_LEASE_MS - 1000);
+  utimesSync(other, lapsed, lapsed);
+  const taken = tryLock(other);
+  assert.ok(taken.acquired, 'not renewed for longer than the lease: its holder is gone');
+  taken.release();
 
   const empty = lockPath();
   writeFileSync(empty, '');
@@ -66,6 +71,18 @@ test('locks from other hosts are never broken; unwritten ones only once they are
   const broken = tryLock(empty);
   assert.ok(broken.acquired);
   broken.release();
+});
+
+test('the holder renews its lock while it holds it, and stops once it lets go', async () => {
+  const path = lockPath();
+  const held = tryLock(path, { heartbeatMs: 20 });
+  assert.ok(held.acquired);
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(path, old, old);
+  await new Promise((r) => setTimeout(r, 120));
+  assert.ok(Date.now() - statSync(path).mtimeMs < 5_000, 'renewed');
+  held.release();
+  assert.equal(existsSync(path), false);
 });
 
 test('release leaves a lock that someone else has taken since', () => {
