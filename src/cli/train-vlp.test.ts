@@ -202,3 +202,88 @@ test('a ViT trained at another --image-size is loaded back at that size', async 
   assert.equal(z.status, 0, String(z.stderr));
   assert.equal((JSON.parse(String(z.stdout)) as { n_images: number }).n_images, 32);
 });
+
+test('kep train vlp --init-model goes on training a whole model: towers from the file, its knowledge tower frozen', async () => {
+  const { getModel } = await import('../models/registry.ts');
+  const { towerGraphs } = await import('../models/factory.ts');
+  const { parameterValues } = await import('../weights/model-weights.ts');
+  const { fromFloat32, writeSafetensors } = await import('../engine/safetensors.ts');
+  const { characterVocabulary, writeVocab } = await import('../text/vocab-builder.ts');
+  const { latestCheckpoint, loadCheckpoint } = await import('../engine/checkpoint.ts');
+  const g = towerGraphs(getModel('kep-tiny')).all;
+  const { values } = await parameterValues(g, { seed: 11 });
+  const { values: other } = await parameterValues(g, { seed: 12 });
+  const shapes = new Map([...g.params.values()].map((p) => [p.name, p.shape]));
+  const file = (withKnowledge: boolean): string => {
+    const tensors = new Map([...values].map(([k, v]) => [k, fromFloat32(v, shapes.get(k)!)]));
+    if (withKnowledge)
+      for (const [k, v] of other)
+        if (k.startsWith('text.') || k.startsWith('text_head.'))
+          tensors.set(k.replace(/^text/, 'knowledge'), fromFloat32(v, shapes.get(k)!));
+    const path = join(dir, `whole-${withKnowledge}.safetensors`);
+    writeSafetensors(path, tensors, {});
+    return path;
+  };
+  const vocab = join(dir, 'whole-vocab.txt');
+  writeVocab(vocab, characterVocabulary());
+  const run = (weights: string, out: string) =>
+    kep(
+      ...['train', 'vlp', '--pairs', train.pairs, '--root', train.dir, '--out', out, '--model', 'kep-tiny'],
+      ...[
+        '--init-model',
+        weights,
+        '--vocab',
+        vocab,
+        '--init-key-map',
+        'kep',
+        '--batch',
+        '16',
+        '--steps',
+        '2',
+      ],
+      ...['--config', join(dir, 'cfg.json')],
+    );
+  for (const withKnowledge of [true, false]) {
+    const out = join(dir, `whole-run-${withKnowledge}`);
+    const r = run(file(withKnowledge), out);
+    assert.equal(r.status, 0, String(r.stderr));
+    const after = loadCheckpoint(latestCheckpoint(join(out, 'checkpoints'))!.path).params;
+    const same = (name: string, expected: Float32Array) =>
+      assert.deepEqual(after.get(name)!.data, expected, name);
+    // In the freeze phase (cfg.json: freezeEpochs 1) the backbone keeps the file's weights and the
+    // image head trains; the knowledge tower is frozen for the whole run.
+    const backbone = [...values.keys()].find((k) => k.startsWith('image.'))!;
+    same(backbone, values.get(backbone)!);
+    const head = [...values.keys()].find((k) => k.startsWith('image_head.'))!;
+    assert.notDeepEqual(after.get(head)!.data, values.get(head)!, 'the image head trained');
+    for (const k of [...values.keys()].filter((n) => n.startsWith('text.')).slice(0, 3))
+      same(k.replace(/^text/, 'knowledge'), (withKnowledge ? other : values).get(k)!);
+  }
+  const noVocab = kep(
+    'train',
+    'vlp',
+    '--pairs',
+    train.pairs,
+    '--out',
+    join(dir, 'y'),
+    '--init-model',
+    file(false),
+  );
+  assert.match(String(noVocab.stderr), /--init-model needs --vocab/);
+  const partial = join(dir, 'image-only.safetensors');
+  writeSafetensors(
+    partial,
+    new Map(
+      [...values]
+        .filter(([k]) => k.startsWith('image.'))
+        .map(([k, v]) => [k, fromFloat32(v, shapes.get(k)!)]),
+    ),
+    {},
+  );
+  const r = run(partial, join(dir, 'z'));
+  assert.notEqual(r.status, 0);
+  assert.match(
+    String(r.stderr),
+    /image-only\.safetensors: not a whole kep-tiny model: \d+ of its tensors are missing/,
+  );
+});

@@ -20,6 +20,9 @@ interface VlpFlags {
   model?: string;
   initText?: string;
   initImage?: string;
+  initModel?: string;
+  vocab?: string;
+  initKeyMap?: string;
   imageKeyMap?: string;
   loss?: string;
   imageSize?: number;
@@ -65,6 +68,15 @@ export function registerVlpTrainCommand(program: Command): void {
       '--image-key-map <name>',
       'key map of --init-image (e.g. openai-clip-visual, timm-vit, timm-swin)',
     )
+    .option(
+      '--init-model <checkpoint>',
+      'a whole KEP model to go on training (a released KEP-16/32/CTP checkpoint: every tower, the logit scale, the knowledge tower); needs --vocab',
+    )
+    .option('--vocab <file>', "vocab.txt (or tokenizer folder) of --init-model's text tower")
+    .option(
+      '--init-key-map <name>',
+      "key map of --init-model (default: the --model's, e.g. kep-vit for kep-16)",
+    )
     .option('--loss <name>', 'kep | clip')
     .option(
       '--image-size <n>',
@@ -106,6 +118,11 @@ export function registerVlpTrainCommand(program: Command): void {
         recompute: o.recompute,
         seed: o.seed,
       });
+      if (o.initModel && !o.vocab)
+        throw new Error('--init-model needs --vocab (the vocabulary its text tower was trained with)');
+      if (o.vocab && !o.initModel) throw new Error('--vocab goes with --init-model');
+      if (o.initModel && (o.initText || o.initImage))
+        throw new Error('--init-model brings every tower: it does not go with --init-text or --init-image');
       if (o.initImage && !o.imageKeyMap)
         throw new Error('--init-image needs --image-key-map (how that checkpoint names its tensors)');
       if (Boolean(o.evalImages) !== Boolean(o.evalPrompts))
@@ -131,6 +148,15 @@ export function registerVlpTrainCommand(program: Command): void {
           pairs,
           ...(o.initText ? { initText: resolve(o.initText) } : {}),
           ...(o.initImage ? { initImage: { weights: o.initImage, keyMap: o.imageKeyMap! } } : {}),
+          ...(o.initModel
+            ? {
+                initModel: {
+                  weights: resolve(o.initModel),
+                  vocab: resolve(o.vocab!),
+                  ...(o.initKeyMap ? { keyMap: o.initKeyMap } : {}),
+                },
+              }
+            : {}),
           ...(evaluate ? { evaluate } : {}),
           ...(o.minutes !== undefined ? { minutes: o.minutes } : {}),
         },

@@ -1,7 +1,7 @@
 // S2's starting point: the model spec it trains (a KEP registry spec, at the chosen image size, with
 // the text tower of the S1 encoder or a random one over a caption vocabulary), the tokenizer, and
 // the initial weights (S1's text towers, a pretrained image backbone).
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { toFloat32 } from '../engine/safetensors.ts';
 import type { PairSet } from '../data/pairs.ts';
@@ -10,7 +10,7 @@ import { getModel } from '../models/registry.ts';
 import type { KepSpec } from '../models/spec.ts';
 import { buildVocabulary, writeVocab } from '../text/vocab-builder.ts';
 import { BertTokenizer } from '../text/wordpiece.ts';
-import { applyKeyMap } from '../weights/keymaps.ts';
+import { KEP_PREFIXES, applyKeyMap } from '../weights/keymaps.ts';
 import { loadStateDict } from '../weights/load.ts';
 import { keyMapNamed } from '../weights/model-weights.ts';
 import { readKnowledgeEncoderFolder } from './knowledge.ts';
@@ -113,6 +113,91 @@ export function setUpText(
     }),
     initial: new Map(),
     origin: 'text tower from random weights',
+  };
+}
+
+/** A whole KEP model to start S2 from: a released checkpoint (or kep's own file) with its vocabulary. */
+export interface ModelInit {
+  weights: string;
+  /** vocab.txt (or a tokenizer folder) the text tower was trained with. */
+  vocab: string;
+  /** Key map of the checkpoint (default: the registry model's, e.g. kep-vit for KEP-16). */
+  keyMap?: string;
+}
+
+/** S2's frozen knowledge tower is a copy of the text tower: its name for a text-tower parameter. */
+function knowledgeName(name: string): string | undefined {
+  if (name.startsWith(KEP_PREFIXES.text))
+    return KEP_PREFIXES.knowledge + name.slice(KEP_PREFIXES.text.length);
+  if (name.startsWith(KEP_PREFIXES.textHead))
+    return KEP_PREFIXES.knowledgeHead + name.slice(KEP_PREFIXES.textHead.length);
+  return undefined;
+}
+
+/**
+ * S2 from a whole model: every tower and the logit scale from one checkpoint, the registry model's
+ * text settings and the checkpoint's own vocabulary. The frozen knowledge tower comes from the file
+ * when it holds one (the authors' training saves do), else it is a copy of the text tower, as S2
+ * starts it from S1.
+ */
+export async function fromWholeModel(
+  cfg: VlpConfig,
+  base: KepSpec,
+  outDir: string,
+  init: ModelInit,
+): Promise<TextSetup> {
+  const given = statSync(init.vocab).isDirectory()
+    ? BertTokenizer.fromFolder(init.vocab)
+    : BertTokenizer.fromVocabFile(init.vocab);
+  const rows = base.config.text.vocabSize;
+  if (given.vocabSize > rows)
+    throw new Error(
+      `--vocab ${init.vocab}: ${given.vocabSize} tokens, but ${base.name}'s text tower has ${rows} embedding rows: not the vocabulary of this model`,
+    );
+  const vocabFile = join(outDir, 'vocab.txt');
+  const tokens = [...given.vocab.keys()];
+  const spec = trainedSpec(base, base.config.text, base.config.embedDim, {
+    maxLength: Math.min(cfg.maxLength ?? base.tokenizer.maxLength, base.config.text.maxPositions),
+    vocabulary: 'vocab.txt',
+    pooling: cfg.pooling ?? base.tokenizer.pooling,
+    lowerCase: base.tokenizer.lowerCase,
+  });
+  const towers = new Map([...towerGraphs(spec).all.params.values()].map((p) => [p.name, p.shape]));
+  const expected = new Map(towers);
+  for (const [name, shape] of towers) {
+    const k = knowledgeName(name);
+    if (k) expected.set(k, shape);
+  }
+  const loaded = await loadStateDict(init.weights);
+  const { tensors } = applyKeyMap(loaded.tensors, keyMapNamed(init.keyMap ?? base.keyMap), expected, {
+    strict: false,
+    source: init.weights,
+  });
+  const missing = [...towers.keys()].filter((n) => !tensors.has(n));
+  if (missing.length > 0)
+    throw new Error(
+      `${init.weights}: not a whole ${base.name} model: ${missing.length} of its tensors are missing (${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ', …' : ''})`,
+    );
+  const initial = new Map<string, Float32Array>();
+  for (const [name, t] of tensors) initial.set(name, toFloat32(t, { convert: true }));
+  const knowledge = [...towers.keys()].map(knowledgeName).filter((k): k is string => k !== undefined);
+  const held = knowledge.filter((k) => initial.has(k)).length;
+  if (held > 0 && held < knowledge.length)
+    throw new Error(
+      `${init.weights}: ${held} of the knowledge tower's ${knowledge.length} tensors: an incomplete file`,
+    );
+  if (held === 0)
+    for (const [name, data] of [...initial]) {
+      const k = knowledgeName(name);
+      if (k) initial.set(k, data);
+    }
+  return {
+    tokenizer: new BertTokenizer(tokens, { doLowerCase: base.tokenizer.lowerCase }, vocabFile),
+    vocabFile,
+    pendingVocab: tokens,
+    spec,
+    initial,
+    origin: `all towers from ${init.weights}${held === 0 ? ' (knowledge tower: a copy of its text tower)' : ''}`,
   };
 }
 

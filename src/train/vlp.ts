@@ -33,7 +33,15 @@ import { checkResume, parameterShapes } from './resume.ts';
 import { type VlpConfig, vlpConfigSchema } from './vlp-config.ts';
 import { EpochBatches, batchParts } from './vlp-data.ts';
 import { liveModel } from './vlp-live-model.ts';
-import { type TextSetup, imageInitial, kepSpecNamed, setUpText, writeVocabulary } from './vlp-setup.ts';
+import {
+  type ModelInit,
+  type TextSetup,
+  fromWholeModel,
+  imageInitial,
+  kepSpecNamed,
+  setUpText,
+  writeVocabulary,
+} from './vlp-setup.ts';
 import { GradCacheStep, type StepReport, vlpBuilder } from './vlp-step.ts';
 
 export { type VlpConfig, vlpConfigSchema };
@@ -44,6 +52,8 @@ export interface VlpInputs {
   initText?: string;
   /** Pretrained image-backbone weights and their key map (e.g. a CLIP/BiomedCLIP/CTransPath file). */
   initImage?: { weights: string; keyMap: string };
+  /** A whole KEP model (a released checkpoint) with its vocabulary: every tower; not with initText/initImage. */
+  initModel?: ModelInit;
   /** Periodic evaluation with the current weights (zero-shot, retrieval…). */
   evaluate?: (model: VisionLanguageModel, step: number) => Promise<Record<string, number>>;
   minutes?: number;
@@ -101,7 +111,11 @@ function schedule(cfg: VlpConfig, stepsPerEpoch: number): { steps: number; freez
 
 async function prepare(inputs: VlpInputs, outDir: string, cfg: VlpConfig): Promise<Prepared> {
   const base = withImageSize(kepSpecNamed(cfg.model), cfg.imageSize);
-  const text = setUpText(cfg, base, inputs.pairs, outDir, inputs.initText);
+  if (inputs.initModel && (inputs.initText || inputs.initImage))
+    throw new Error('--init-model brings every tower: it does not go with --init-text or --init-image');
+  const text = inputs.initModel
+    ? await fromWholeModel(cfg, base, outDir, inputs.initModel)
+    : setUpText(cfg, base, inputs.pairs, outDir, inputs.initText);
   const spec = text.spec;
   const micro = Math.min(cfg.microBatch ?? cfg.batch, cfg.batch);
   const cached = micro < cfg.batch;
@@ -109,7 +123,7 @@ async function prepare(inputs: VlpInputs, outDir: string, cfg: VlpConfig): Promi
     throw new Error(
       `dropout ${cfg.dropout} with microBatch ${micro} < batch ${cfg.batch}: GradCache needs dropout 0`,
     );
-  if (cfg.loss === 'kep' && !inputs.initText)
+  if (cfg.loss === 'kep' && !inputs.initText && !inputs.initModel)
     log.warn('KEP loss without --init-text: the knowledge tower is a frozen random encoder');
   const runtime: RuntimeSettings = {
     ...inputs.runtime,
