@@ -33,11 +33,15 @@ const { values: args } = parseArgs({
     // as the whole batch) on generated 224-px pairs, timed from its metrics.
     micro: { type: 'string', default: '8' },
     recompute: { type: 'string', default: 'blocks' },
+    // ONNX Runtime's CPU memory arena for the fused step: auto (off with recomputation), on, off.
+    arena: { type: 'string', default: 'auto' },
     path: { type: 'string', default: 'both' },
   },
 });
 const recompute = args.recompute as 'none' | 'blocks';
 if (!['none', 'blocks'].includes(recompute)) throw new Error(`--recompute: none or blocks, got ${recompute}`);
+if (!['auto', 'on', 'off'].includes(args.arena)) throw new Error(`--arena: auto, on or off, got ${args.arena}`);
+const arena = args.arena === 'auto' ? {} : { memoryArena: args.arena === 'on' };
 if (!['both', 'fused', 'gradcache'].includes(args.path))
   throw new Error(`--path: both, fused or gradcache, got ${args.path}`);
 const threads = Number(args.threads);
@@ -51,7 +55,7 @@ async function kepPairsPerSecond(): Promise<{ pairs: number; sessionSeconds: num
   const entry = kepSpecNamed('kep-16');
   const spec = { ...entry, config: { ...entry.config, text: { ...entry.config.text, maxPositions: seq } } };
   const trainer = await Trainer.create(vlpBuilder(spec, vlpConfigSchema.parse({}), false, false), {
-    runtime: { threads },
+    runtime: { threads, ...arena },
     optimizer: { beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2 },
     recompute,
   });
@@ -133,7 +137,7 @@ if (args.path !== 'both') {
 /** One kep path in a child process, so that its peak memory is measured alone. */
 function runPath(path: 'fused' | 'gradcache'): PathResult {
   const self = fileURLToPath(import.meta.url);
-  const passed = ['threads', 'iters', 'batch', 'seq', 'micro', 'recompute'].flatMap((k) => [
+  const passed = ['threads', 'iters', 'batch', 'seq', 'micro', 'recompute', 'arena'].flatMap((k) => [
     `--${k}`,
     String(args[k as keyof typeof args]),
   ]);
