@@ -17,7 +17,7 @@ import { ImageLoader } from '../src/data/image-loader.ts';
 import { openaiClip } from '../src/data/preprocess.ts';
 import { renderSynthetic, syntheticItems } from '../src/data/synthetic.ts';
 import { Graph } from '../src/engine/graph.ts';
-import { Rng, initialize } from '../src/engine/init.ts';
+import { initialParameters } from '../src/engine/init.ts';
 import { compile, ort } from '../src/engine/runtime.ts';
 import { vit, vitConfigs } from '../src/models/vit.ts';
 import { fileURLToPath } from 'node:url';
@@ -76,16 +76,7 @@ try {
     'features',
     vit(g, g.input('pixels', 'float32', ['batch', 3, 224, 224]), { ...configs[model], imageSize: 224 }),
   );
-  const paramData = new Map(
-    [...g.params.values()].map((p) => [
-      p.name,
-      initialize(
-        p.init,
-        p.shape.reduce((a, b) => a * b, 1),
-        new Rng(0, p.name),
-      ),
-    ]),
-  );
+  const paramData = initialParameters(g.params.values());
   const session = await compile(g, { paramData }, { threads });
   const busyUntil = (ms: number): void => {
     const end = performance.now() + ms;

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type PreprocessConfig, batchImages, imagenet, openaiClip } from '../src/data/preprocess.ts';
 import { Graph, type Tensor } from '../src/engine/graph.ts';
-import { Rng, initialize } from '../src/engine/init.ts';
+import { initialParameters } from '../src/engine/init.ts';
 import type { Int8Kernel, Precision } from '../src/engine/quantize.ts';
 import { compile, ort } from '../src/engine/runtime.ts';
 import {
@@ -73,16 +73,7 @@ async function bothPrecisions(
 ): Promise<Record<Precision, Side & { extra?: Float32Array }>> {
   const g = new Graph(name);
   g.output('out', build(g));
-  const paramData = new Map(
-    [...g.params.values()].map((p) => [
-      p.name,
-      initialize(
-        p.init,
-        p.shape.reduce((a, b) => a * b, 1),
-        new Rng(0, p.name),
-      ),
-    ]),
-  );
+  const paramData = initialParameters(g.params.values());
   const result = {} as Record<Precision, Side & { extra?: Float32Array }>;
   for (const precision of ['fp32', 'int8'] as const) {
     const t0 = performance.now();

@@ -3,7 +3,7 @@
 // Run: npm run bench:models [-- --threads 2 --iters 3 --batch 32]. The last line is one JSON object.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Rng, initialize } from '../src/engine/init.ts';
+import { Rng, initialParameters, initialize } from '../src/engine/init.ts';
 import { compile, ort } from '../src/engine/runtime.ts';
 import { towerGraphs } from '../src/models/factory.ts';
 import { getModel } from '../src/models/registry.ts';
@@ -21,16 +21,7 @@ const [threads, iters, batch] = [Number(args.threads), Number(args.iters), Numbe
 /** Images per second through a registry model's image tower, built by the one factory. */
 async function throughput(name: string): Promise<number> {
   const g = towerGraphs(getModel(name)).image!;
-  const paramData = new Map(
-    [...g.params.values()].map((p) => [
-      p.name,
-      initialize(
-        p.init,
-        p.shape.reduce((a, b) => a * b, 1),
-        new Rng(0, p.name),
-      ),
-    ]),
-  );
+  const paramData = initialParameters(g.params.values());
   const session = await compile(g, { paramData }, { threads });
   const pixels = new ort.Tensor(
     'float32',

@@ -40,7 +40,8 @@ const { values: args } = parseArgs({
 });
 const recompute = args.recompute as 'none' | 'blocks';
 if (!['none', 'blocks'].includes(recompute)) throw new Error(`--recompute: none or blocks, got ${recompute}`);
-if (!['auto', 'on', 'off'].includes(args.arena)) throw new Error(`--arena: auto, on or off, got ${args.arena}`);
+if (!['auto', 'on', 'off'].includes(args.arena))
+  throw new Error(`--arena: auto, on or off, got ${args.arena}`);
 const arena = args.arena === 'auto' ? {} : { memoryArena: args.arena === 'on' };
 if (!['both', 'fused', 'gradcache'].includes(args.path))
   throw new Error(`--path: both, fused or gradcache, got ${args.path}`);

@@ -121,3 +121,22 @@ export function initialize(init: Initializer, size: number, rng: Rng): Float32Ar
   }
   return out;
 }
+
+/** Every parameter of a graph from its own initialiser, each drawn from its own (seed, name) stream:
+ * the values a model has before any weights are loaded (the same for the same seed and names). */
+export function initialParameters(
+  params: Iterable<{ name: string; shape: readonly number[]; init: Initializer }>,
+  seed = 0,
+): Map<string, Float32Array> {
+  const values = new Map<string, Float32Array>();
+  for (const p of params)
+    values.set(
+      p.name,
+      initialize(
+        p.init,
+        p.shape.reduce((a, b) => a * b, 1),
+        new Rng(seed, p.name),
+      ),
+    );
+  return values;
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { Graph, type Tensor } from './graph.ts';
 import * as F from './ops/index.ts';
-import { Rng, initialize } from './init.ts';
+import { Rng, initialParameters, initialize } from './init.ts';
 import { serializeGraph } from './onnx.ts';
 import { inNumberedBlock, quantizeGraph, quantizeSymmetric } from './quantize.ts';
 import { compile, ort } from './runtime.ts';
@@ -18,16 +18,7 @@ import { vit, vitConfigs } from '../models/vit.ts';
 type Feeds = Record<string, ort.Tensor>;
 
 function randomParams(g: Graph): Map<string, Float32Array> {
-  return new Map(
-    [...g.params.values()].map((p) => [
-      p.name,
-      initialize(
-        p.init,
-        p.shape.reduce((a, b) => a * b, 1),
-        new Rng(0, p.name),
-      ),
-    ]),
-  );
+  return initialParameters(g.params.values());
 }
 
 function pixels(batch: number, size: number): ort.Tensor {
@@ -183,6 +174,10 @@ test('compile takes precision int8 for inference sessions, and refuses it withou
     await s.release();
   }
   await assert.rejects(compile(g, {}, { precision: 'int8' }), /vit-tiny: precision int8 needs the weights/);
+  await assert.rejects(
+    compile(g, { paramData }, { precision: 'int8', executionProvider: 'cuda' }),
+    /precision int8 is a CPU path.*--precision fp32 with --device cuda/,
+  );
 });
 
 const python = '/usr/bin/python3';

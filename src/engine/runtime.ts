@@ -124,6 +124,12 @@ export async function compile(
 
 function serializeFor(graph: Graph, ser: SerializeOptions, opts: RuntimeOptions): SerializedGraph {
   if ((opts.precision ?? 'fp32') === 'fp32') return serializeGraph(graph, ser);
+  // The CUDA provider has no kernel for DynamicQuantizeMatMul: ONNX Runtime would quietly run those
+  // nodes on the CPU and copy every activation across, slower than either path alone.
+  if (opts.executionProvider === 'cuda')
+    throw new Error(
+      `graph ${graph.name}: precision int8 is a CPU path (ONNX Runtime's CUDA provider has no int8 kernels for it); use --precision fp32 with --device cuda`,
+    );
   if (!ser.paramData)
     throw new Error(
       `graph ${graph.name}: precision int8 needs the weights (paramData); training graphs run in fp32`,

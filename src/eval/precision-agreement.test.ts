@@ -5,7 +5,7 @@ import { batchImages, openaiClip } from '../data/preprocess.ts';
 import { Graph } from '../engine/graph.ts';
 import type { Precision } from '../engine/quantize.ts';
 import { compile, ort } from '../engine/runtime.ts';
-import { Rng, initialize } from '../engine/init.ts';
+import { Rng, initialParameters, initialize } from '../engine/init.ts';
 import { encodeImage } from '../models/kep.ts';
 import { getModel } from '../models/registry.ts';
 import {
@@ -78,16 +78,7 @@ describe(
       if (entry.kind !== 'kep') throw new Error('kep-16 is not a KEP model');
       const g = new Graph('kep-16-image');
       g.output('emb', encodeImage(g, g.input('pixels', 'float32', ['batch', 3, 224, 224]), entry.config));
-      const paramData = new Map(
-        [...g.params.values()].map((p) => [
-          p.name,
-          initialize(
-            p.init,
-            p.shape.reduce((a, b) => a * b, 1),
-            new Rng(0, p.name),
-          ),
-        ]),
-      );
+      const paramData = initialParameters(g.params.values());
       const batch = batchImages(await tilesFrom(images, 4, 224), openaiClip);
       const pixels = new ort.Tensor('float32', batch.data, batch.shape);
       const embed = async (precision: Precision): Promise<Float32Array> => {

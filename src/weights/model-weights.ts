@@ -1,7 +1,7 @@
 // Parameter values for a registered model: from a checkpoint in its own format through the model's
 // key map, or from the seeded initialisers when no weights are given.
 import type { Graph } from '../engine/graph.ts';
-import { Rng, initialize } from '../engine/init.ts';
+import { initialParameters } from '../engine/init.ts';
 import { toFloat32 } from '../engine/safetensors.ts';
 import { KEY_MAPS, type KeyMap, type LoadReport, applyKeyMap } from './keymaps.ts';
 import { loadStateDict } from './load.ts';
@@ -31,28 +31,20 @@ export async function parameterValues(
   g: Graph,
   opts: { weights?: string; keyMap?: string; strict?: boolean; seed?: number } = {},
 ): Promise<ParamValues> {
-  const values = new Map<string, Float32Array>();
-  const init = (name: string): Float32Array => {
-    const p = g.params.get(name)!;
-    return initialize(
-      p.init,
-      p.shape.reduce((a, b) => a * b, 1),
-      new Rng(opts.seed ?? 0, p.name),
-    );
-  };
-  if (!opts.weights) {
-    for (const name of g.params.keys()) values.set(name, init(name));
-    return { values, untrained: true };
-  }
+  if (!opts.weights) return { values: initialParameters(g.params.values(), opts.seed), untrained: true };
   const loaded = await loadStateDict(opts.weights);
   const expected = new Map([...g.params.values()].map((p) => [p.name, p.shape]));
   const { tensors, report } = applyKeyMap(loaded.tensors, keyMapNamed(opts.keyMap ?? 'kep'), expected, {
     strict: opts.strict ?? true,
     source: opts.weights,
   });
+  // Parameters the checkpoint does not supply (non-strict loads) keep their initial values.
+  const missing = [...g.params.values()].filter((p) => !tensors.has(p.name));
+  const initial = initialParameters(missing, opts.seed);
+  const values = new Map<string, Float32Array>();
   for (const name of g.params.keys()) {
     const t = tensors.get(name);
-    values.set(name, t ? toFloat32(t, { convert: true }) : init(name));
+    values.set(name, t ? toFloat32(t, { convert: true }) : initial.get(name)!);
   }
   return { values, report, untrained: false };
 }
