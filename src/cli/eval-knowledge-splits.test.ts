@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { TINY_KNOWLEDGE_SETTINGS } from './testing.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kep-cli-splits-'));
@@ -59,24 +60,7 @@ before(() => {
   );
   writeFileSync(samples, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   writeFileSync(bare, rows.map((r) => JSON.stringify({ ...r, source: undefined })).join('\n') + '\n');
-  writeFileSync(
-    tiny,
-    JSON.stringify({
-      layers: 1,
-      hidden: 32,
-      heads: 2,
-      intermediate: 64,
-      embedDim: 16,
-      vocabSize: 300,
-      p: 8,
-      k: 3,
-      evalEvery: 4,
-      checkpointEvery: 2,
-      warmup: 1,
-      threads: 1,
-      calibration: 0.5,
-    }),
-  );
+  writeFileSync(tiny, JSON.stringify({ ...TINY_KNOWLEDGE_SETTINGS, calibration: 0.5 }));
 });
 
 test('train --split cross-source holds out what only NCIt gives and stores a fitted hybrid weight', () => {

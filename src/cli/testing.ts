@@ -78,3 +78,19 @@ export function expectUnchanged<T>(dir: string, fn: () => T): T {
   assert.deepEqual(treeDigest(dir), before, `${dir} changed`);
   return result;
 }
+
+/** `kep train knowledge --config` settings of a test-sized encoder (seconds per run, one thread). */
+export const TINY_KNOWLEDGE_SETTINGS = {
+  layers: 1,
+  hidden: 32,
+  heads: 2,
+  intermediate: 64,
+  embedDim: 16,
+  vocabSize: 300,
+  p: 8,
+  k: 3,
+  evalEvery: 4,
+  checkpointEvery: 2,
+  warmup: 1,
+  threads: 1,
+} as const;

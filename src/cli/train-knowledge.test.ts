@@ -7,25 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { TINY_KNOWLEDGE_SETTINGS } from './testing.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kep-cli-s1-'));
 const samples = join(dir, 'samples.jsonl');
 const tiny = join(dir, 'tiny.json');
-const TINY = {
-  layers: 1,
-  hidden: 32,
-  heads: 2,
-  intermediate: 64,
-  embedDim: 16,
-  vocabSize: 300,
-  p: 8,
-  k: 3,
-  evalEvery: 4,
-  checkpointEvery: 2,
-  warmup: 1,
-  threads: 1,
-};
+const TINY = TINY_KNOWLEDGE_SETTINGS;
 
 const kep = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
   spawnSync(process.execPath, [join(ROOT, 'bin/kep.js'), ...args], { encoding: 'utf8' });

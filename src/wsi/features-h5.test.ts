@@ -187,6 +187,7 @@ with h5py.File(sys.argv[1], "r") as f:
       slide: 'slide-a',
       model: 'kep-tiny',
       untrained: 1,
+      precision: 'fp32',
       embed_dim: 5,
       writer: 'kep',
     });
