@@ -38,3 +38,13 @@ test('runs are rows, data sets columns, gaps a dash', () => {
     ].join('\n'),
   );
 });
+
+test('int8 runs are marked and explained', () => {
+  const t = resultsTable(
+    [entry('KEP-16', 'Kather', 0.8), { ...entry('KEP-16 int8', 'Kather', 0.79), precision: 'int8' }],
+    'wF1',
+  );
+  assert.match(t, /\| KEP-16 \| 0\.800 \[0\.790, 0\.820\] \|/);
+  assert.match(t, /\| KEP-16 int8 \| 0\.790 \[0\.780, 0\.810\] ‡ \|/);
+  assert.match(t, /‡ int8 run/);
+});

@@ -1,7 +1,8 @@
 // The results table of a zero-shot study, from the zeroshot.json reports that `kep eval zeroshot
 // --out` writes: one row per run (--name), one column per data set (named after its prompt file:
 // Kather_prompts_100.json → Kather), each cell "median [q1, q3]" of the chosen metric — the form
-// KEP's paper tables take. Runs on an untrained model are marked, never silently mixed in.
+// KEP's paper tables take. Runs on an untrained model are marked, never silently mixed in; so are
+// int8 runs, whose figures are close to but not those of the fp32 model.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { z } from 'zod';
@@ -15,6 +16,8 @@ const reportSchema = z.object({
   n_sets: z.number(),
   n_images: z.number(),
   untrained: z.boolean(),
+  /** Absent in reports written before --precision: fp32. */
+  precision: z.enum(['fp32', 'int8']).optional(),
   prompts: z.string(),
 });
 
@@ -57,6 +60,7 @@ export function resultsTable(entries: readonly ReportEntry[], metric: TableMetri
     cell.set(key, e);
   }
   const untrained = entries.some((e) => e.untrained);
+  const int8 = entries.some((e) => e.precision === 'int8');
   const f = (x: number): string => x.toFixed(3);
   const title = metric === 'wF1' ? 'weighted F1' : 'balanced accuracy';
   const rows = runs.map((run) => {
@@ -64,7 +68,7 @@ export function resultsTable(entries: readonly ReportEntry[], metric: TableMetri
       const e = cell.get(`${run}\u0000${d}`);
       if (!e) return '–';
       const q = e[metric];
-      return `${f(q.median)} [${f(q.q1)}, ${f(q.q3)}]${e.untrained ? ' †' : ''}`;
+      return `${f(q.median)} [${f(q.q1)}, ${f(q.q3)}]${e.untrained ? ' †' : ''}${e.precision === 'int8' ? ' ‡' : ''}`;
     });
     return `| ${run} | ${cells.join(' | ')} |`;
   });
@@ -75,6 +79,7 @@ export function resultsTable(entries: readonly ReportEntry[], metric: TableMetri
     `|---|${datasets.map(() => '---:').join('|')}|`,
     ...rows,
     ...(untrained ? ['', '† untrained model (random weights): chance-level, not a result.'] : []),
+    ...(int8 ? ['', '‡ int8 run (`--precision int8`): the model with int8 linear layers.'] : []),
     '',
   ].join('\n');
 }
