@@ -20,6 +20,7 @@ export { towerGraphs, INPUT_IDS, INPUT_MASK, INPUT_PIXELS, OUTPUT_EMBEDDING } fr
 export { getModel, registry } from './models/registry.ts';
 export { modelSpecSchema, parseModelSpec, type ModelSpec, type KepSpec } from './models/spec.ts';
 export { runtimeSettingsSchema, type RuntimeSettings } from './engine/settings.ts';
+export { PRECISIONS, type Precision } from './engine/quantize.ts';
 export { configureLog, type LogSettings, type LogLevel } from './util/log.ts';
 export type { PreprocessConfig } from './data/preprocess.ts';
 export type { PromptSet } from './data/prompt-sets.ts';
