@@ -196,7 +196,9 @@ export async function trainKnowledgeEncoder(
     seed: cfg.seed,
     file: opts.samplesFile ?? 'samples',
   });
-  log.info(`split ${split.description}`);
+  // heldOut 0 (a run on all its data, as the demo's synthetic-world encoder) has no split to report.
+  if (split.heldOut.length > 0) log.info(`split ${split.description}`);
+  else log.info('no held-out split (heldOut 0): every text trains, nothing is evaluated');
   const evalSets = buildGalleries(split.heldOut, { seed: cfg.seed });
   const carved = carveCalibration(split.train, cfg);
   const trainSamples = carved.train;
