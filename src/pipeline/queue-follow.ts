@@ -6,6 +6,7 @@
 // takes it finds the slide's done marker if it was finished (nothing lost, nothing redone).
 import type { Queue } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
 import { createProgress, type Progress } from '../util/progress.ts';
 import { jobOptions, type EnqueueOptions, type QueuedSlide } from './queue-enqueue.ts';
 import type { SlideSummary } from './run-summary.ts';
@@ -38,8 +39,8 @@ interface Tally {
   stages: Map<string, number>;
 }
 
-/** A finished job as the slide's summary line; undefined while it is not finished. */
-function finished(
+/** A finished job as the slide's summary line; undefined while it is not finished (exported for tests). */
+export function finished(
   j: QueuedSlide,
   state: string,
   job: { returnvalue: unknown; failedReason?: string; finishedOn?: number; attemptsMade: number },
@@ -62,7 +63,15 @@ function finished(
     };
   }
   if (state !== 'completed') return undefined;
-  const r = slideJobResultSchema.parse(job.returnvalue) as SlideJobResult;
+  // The job is read first and its state after: a job that completed in between is 'completed' here
+  // with the return value of before (null). The next poll reads it whole.
+  if (job.returnvalue === null || job.returnvalue === undefined) return undefined;
+  const parsed = slideJobResultSchema.safeParse(job.returnvalue);
+  if (!parsed.success)
+    throw new Error(
+      `slide job ${j.id} (${input.id}): not a kep slide result: ${z.prettifyError(parsed.error)}`,
+    );
+  const r = parsed.data as SlideJobResult;
   const earlier = (job.finishedOn ?? 0) < started.getTime();
   const summary = earlier ? { ...r.summary, status: 'skipped' as const, seconds: 0 } : r.summary;
   return { summary, ...(r.model && !earlier ? { model: r.model } : {}) };
