@@ -175,13 +175,14 @@ const ctp = await bothPrecisions(
 const slidePath = `${args.shared}/wsi/cmu_small_region.svs`;
 const warmSlide = `${args.shared}/wsi/tcga-cr-7395-01a-01-ts1.svs`;
 const slideCoords = (await patchGrid(slidePath)).slice(0, 2 * Number(args['slide-patches']));
+const warmCoords = (await patchGrid(warmSlide)).slice(0, 4);
 const slideRate = {} as Record<Precision, number>;
 for (const precision of ['fp32', 'int8'] as const) {
   const stats = await readEmbed({
     source: { name: 'kep-16', threads, precision },
     slide: slidePath,
     coords: slideCoords,
-    warm: { slide: warmSlide, coords: (await patchGrid(warmSlide)).slice(0, 4) },
+    warm: { slide: warmSlide, coords: warmCoords },
     workers: 1,
     batchSize: batch,
   });

@@ -51,7 +51,8 @@ const defaultDeps: VisionLanguageDeps = {
   err: (t) => process.stderr.write(t),
 };
 
-interface ModelOptions {
+/** The model flags every command that loads a model shares (modelSource reads them). */
+export interface ModelOptions {
   model: string;
   weights?: string;
   vocab?: string;

@@ -8,25 +8,17 @@ import type { ModelSource, VisionLanguageModel } from '../embed/types.ts';
 import { startSlideWorker } from '../pipeline/queue-worker.ts';
 import { queueConnection } from '../pipeline/slide-queue.ts';
 import { positiveInt, threadCount } from './arguments.ts';
-import type { Precision } from '../engine/quantize.ts';
-import { imageNormOption, modelSource, precisionOption } from './vl.ts';
-import type { ImageNorm } from '../models/registry.ts';
+import { type ModelOptions, imageNormOption, modelSource, precisionOption } from './vl.ts';
 
 export interface WorkerDeps {
   loadModel: (source: ModelSource) => Promise<VisionLanguageModel>;
   err: (text: string) => void;
 }
 
-interface WorkerOptions {
+interface WorkerOptions extends Omit<ModelOptions, 'model'> {
   queue: string;
   concurrency: number;
   model?: string;
-  weights?: string;
-  vocab?: string;
-  keyMap?: string;
-  imageNorm?: ImageNorm;
-  precision?: Precision;
-  threads?: number;
   workers?: number;
   stallMs: number;
   lockedRecheckMs: number;
@@ -65,17 +57,7 @@ export function registerWorkerCommand(program: Command, deps: Partial<WorkerDeps
     )
     .action(async (o: WorkerOptions) => {
       const connection = queueConnection(o.queue);
-      const model = o.model
-        ? modelSource({
-            model: o.model,
-            ...(o.weights ? { weights: o.weights } : {}),
-            ...(o.vocab ? { vocab: o.vocab } : {}),
-            ...(o.keyMap ? { keyMap: o.keyMap } : {}),
-            ...(o.imageNorm ? { imageNorm: o.imageNorm } : {}),
-            ...(o.precision ? { precision: o.precision } : {}),
-            ...(o.threads ? { threads: o.threads } : {}),
-          })
-        : undefined;
+      const model = o.model ? modelSource({ ...o, model: o.model }) : undefined;
       const log = (line: string): void => err(`kep worker: ${line}\n`);
       const w = startSlideWorker({
         connection,

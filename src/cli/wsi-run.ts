@@ -8,9 +8,7 @@ import { DEFAULT_ATTEMPTS } from '../pipeline/slide-queue.ts';
 import { runWsiBatch, type WsiRunOptions } from '../pipeline/wsi-run.ts';
 import { OVERVIEW_SIDE } from '../wsi/overview.ts';
 import { commandGroup } from './groups.ts';
-import type { Precision } from '../engine/quantize.ts';
-import { imageNormOption, modelSource, precisionOption } from './vl.ts';
-import type { ImageNorm } from '../models/registry.ts';
+import { type ModelOptions, imageNormOption, modelSource, precisionOption } from './vl.ts';
 import { addPatchOptions, addSegmentOptions, patchOptionsFrom, segmentOptionsFrom } from './wsi.ts';
 import { kList, positiveInt, threadCount } from './arguments.ts';
 import { batchOutcome } from './outcome.ts';
@@ -28,16 +26,10 @@ const defaults: WsiRunDeps = {
 };
 
 type RunOptions = Parameters<typeof segmentOptionsFrom>[0] &
-  Parameters<typeof patchOptionsFrom>[0] & {
+  Parameters<typeof patchOptionsFrom>[0] &
+  ModelOptions & {
     out: string;
-    model: string;
     modelDir?: string;
-    weights?: string;
-    vocab?: string;
-    keyMap?: string;
-    imageNorm?: ImageNorm;
-    precision?: Precision;
-    threads?: number;
     prompts?: string;
     labels?: string;
     root?: string;
@@ -126,15 +118,7 @@ export function registerWsiRunCommand(program: Command, deps: Partial<WsiRunDeps
         .hideHelp(),
     );
   addPatchOptions(addSegmentOptions(cmd)).action(async (input: string, o: RunOptions) => {
-    const source = modelSource({
-      model: o.modelDir ?? o.model,
-      ...(o.weights ? { weights: o.weights } : {}),
-      ...(o.vocab ? { vocab: o.vocab } : {}),
-      ...(o.keyMap ? { keyMap: o.keyMap } : {}),
-      ...(o.imageNorm ? { imageNorm: o.imageNorm } : {}),
-      ...(o.precision ? { precision: o.precision } : {}),
-      ...(o.threads ? { threads: o.threads } : {}),
-    });
+    const source = modelSource({ ...o, model: o.modelDir ?? o.model });
     const options: WsiRunOptions = {
       input,
       out: o.out,

@@ -171,10 +171,7 @@ async function fromFolder(dir: string, source: ModelSource): Promise<VisionLangu
 }
 
 function tokenizerFor(source: ModelSource, untrained: boolean, name: string): BertTokenizer {
-  if (source.vocab) {
-    const v = resolve(source.vocab);
-    return statSync(v).isDirectory() ? BertTokenizer.fromFolder(v) : BertTokenizer.fromVocabFile(v);
-  }
+  if (source.vocab) return BertTokenizer.fromPath(resolve(source.vocab));
   if (source.weights && existsSync(source.weights) && statSync(source.weights).isDirectory()) {
     for (const f of ['tokenizer.json', 'vocab.txt'])
       if (existsSync(join(source.weights, f))) return BertTokenizer.fromFolder(source.weights);

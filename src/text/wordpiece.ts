@@ -6,7 +6,7 @@
 // scripts/fixtures/tokenizer_fixtures.ts); transformers.js pulls onnxruntime-web and sharp; and the
 // pure-JS ports classify characters with Node's newer Unicode tables and so differ from HF on
 // recently added marks, punctuation and format characters. The algorithm itself is short.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { isWhitespace, normalize, preTokenize, type NormalizerOptions } from './normalize.ts';
@@ -183,6 +183,11 @@ export class BertTokenizer {
     const vocab = path.join(dir, 'vocab.txt');
     if (existsSync(vocab)) return BertTokenizer.fromVocabFile(vocab, config);
     throw new TokenizerFileError(dir, 'no tokenizer.json or vocab.txt in this folder');
+  }
+
+  /** What a `--vocab` flag names: a tokenizer folder (fromFolder) or a vocab.txt file. */
+  static fromPath(p: string): BertTokenizer {
+    return statSync(p).isDirectory() ? BertTokenizer.fromFolder(p) : BertTokenizer.fromVocabFile(p);
   }
 
   /** WordPiece tokens of `text`, without [CLS]/[SEP]. */

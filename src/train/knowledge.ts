@@ -11,7 +11,7 @@ import { latestCheckpoint, loadCheckpoint } from '../engine/checkpoint.ts';
 import { Graph } from '../engine/graph.ts';
 import { compile, type CompiledGraph, ort } from '../engine/runtime.ts';
 import { type ModelBuild, Trainer } from '../engine/trainer.ts';
-import { type EvalSets, buildGalleries, evaluate, evaluateLexical } from '../eval/galleries.ts';
+import { type EvalSets, type GalleryMetrics, buildGalleries, evaluate } from '../eval/galleries.ts';
 import {
   DEFAULT_HYBRID_WEIGHT,
   type HybridReport,
@@ -151,7 +151,8 @@ async function embedAll(
 
 export interface KnowledgeRun {
   summary: LoopSummary;
-  baseline: ReturnType<typeof evaluateLexical>;
+  /** BM25 on the held-out galleries (the report's `baseline`). */
+  baseline: GalleryMetrics;
   evalSets: EvalSets;
   /** The hybrid weight chosen on the calibration slice (undefined: no slice; the default applies). */
   hybridAlpha: number | undefined;
@@ -288,7 +289,6 @@ export async function trainKnowledgeEncoder(
         cfg.maxLength,
       ),
   );
-  const baseline = evaluateLexical(evalSets);
   const perEpoch = sampler.batchesPerEpoch;
   const summary = await runTraining(
     trainer,
@@ -316,7 +316,8 @@ export async function trainKnowledgeEncoder(
   // The loop's last evaluation embedded these galleries at these parameters: the cache serves them.
   const report = await evaluateWithHybrid(encode, evalSets, hybridAlpha ?? DEFAULT_HYBRID_WEIGHT);
   await trainer.release();
-  return { summary, baseline, evalSets, hybridAlpha, report };
+  // BM25 is computed once, inside the report.
+  return { summary, baseline: report.baseline, evalSets, hybridAlpha, report };
 }
 
 /** `encode`, remembering each text list's embeddings until the parameters change (the step moves),

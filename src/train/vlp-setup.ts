@@ -1,7 +1,7 @@
 // S2's starting point: the model spec it trains (a KEP registry spec, at the chosen image size, with
 // the text tower of the S1 encoder or a random one over a caption vocabulary), the tokenizer, and
 // the initial weights (S1's text towers, a pretrained image backbone).
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { toFloat32 } from '../engine/safetensors.ts';
 import type { PairSet } from '../data/pairs.ts';
@@ -61,8 +61,8 @@ function fromKnowledgeEncoder(cfg: VlpConfig, base: KepSpec, outDir: string, ini
     if (name.startsWith('optimizer.')) continue;
     initial.set(name, data);
     // The knowledge tower is a second copy of the same encoder, frozen for the whole run.
-    if (name.startsWith('text.')) initial.set(`knowledge.${name.slice(5)}`, data);
-    if (name.startsWith('text_head.')) initial.set(`knowledge_head.${name.slice(10)}`, data);
+    const k = knowledgeName(name);
+    if (k) initial.set(k, data);
   }
   return {
     tokenizer: new BertTokenizer(tokens, {}, vocabFile),
@@ -146,9 +146,7 @@ export async function fromWholeModel(
   outDir: string,
   init: ModelInit,
 ): Promise<TextSetup> {
-  const given = statSync(init.vocab).isDirectory()
-    ? BertTokenizer.fromFolder(init.vocab)
-    : BertTokenizer.fromVocabFile(init.vocab);
+  const given = BertTokenizer.fromPath(init.vocab);
   const rows = base.config.text.vocabSize;
   if (given.vocabSize > rows)
     throw new Error(
